@@ -1,0 +1,248 @@
+"""Augmentation of raw occlusion masks: rotation, translation, crop + resize, dilation, border clearing.
+
+As in the PConv paper, a raw mask is rotated, cropped at a random place and scale, resized to the output
+size (default 512x512) and dilated with a random disk (kernel diameter 9 to 49 px at the output size).
+Every step keeps the mask binary (a bilinear warp is re-thresholded at one half).
+
+For the test split the augmentation is *steered* toward a target (bin, border) cell: the dilation radius is
+the one that brings the hole ratio to a random target inside the bin (read off the distance transform, so
+one pass finds it), the crop zooms in when even the widest dilation leaves too few holes and out when even
+the thinnest gives too many, and for border class B the 50 px frame is cleared. For N the crop puts a hole
+pixel inside the 50 px frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .buckets import BIN_EDGES, BORDER_MARGIN, Cell, border_class, ratio_bin
+
+__all__ = ["AugmentOptions", "Augmentation", "warp_crop", "dilate", "augment_to_cell", "augment_free"]
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """Ranges of the random augmentation.
+
+    Attributes:
+        size: output side in pixels (square masks).
+        min_dilation, max_dilation: odd disk-kernel diameters at the output size (the paper's 9 to 49 px).
+        min_crop, max_crop: side of the square crop as a fraction of the frame's shorter side.
+        max_rotation: rotation angle drawn uniformly from [-max_rotation, max_rotation] degrees.
+        attempts: tries per output mask before the slot is given up.
+        border_margin: the B/N margin in pixels (50).
+        min_free_ratio: training masks need more than this hole ratio (they have no upper cap).
+    """
+
+    size: int = 512
+    min_dilation: int = 9
+    max_dilation: int = 49
+    min_crop: float = 0.3
+    max_crop: float = 1.0
+    max_rotation: float = 180.0
+    attempts: int = 12
+    border_margin: int = BORDER_MARGIN
+    min_free_ratio: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.size < 2 * self.border_margin + 2:
+            raise ValueError(f"size {self.size} is too small for a {self.border_margin} px border margin")
+        if not (1 <= self.min_dilation <= self.max_dilation) or self.min_dilation % 2 == 0 \
+                or self.max_dilation % 2 == 0:
+            raise ValueError("dilation diameters must be odd with 1 <= min_dilation <= max_dilation, got "
+                             f"{self.min_dilation} and {self.max_dilation}")
+        if not 0 < self.min_crop <= self.max_crop:
+            raise ValueError(f"need 0 < min_crop <= max_crop, got {self.min_crop} and {self.max_crop}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be >= 1, got {self.attempts}")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """The parameters one output mask was made with (recorded in the manifest)."""
+
+    dilation: int  # disk diameter in output pixels (1 = none)
+    rotation: float  # degrees, counter-clockwise
+    crop_scale: float  # crop side / shorter frame side
+    center_x: float  # crop centre in working-frame pixels
+    center_y: float
+    clear_border: bool  # the border_margin frame was cleared (class B)
+    attempt: int
+
+
+def warp_crop(mask: np.ndarray, *, rotation: float, crop_scale: float, center: tuple[float, float],
+              size: int) -> np.ndarray:
+    """Rotate ``mask`` about ``center``, crop a square of ``crop_scale`` x shorter side, resize to ``size``.
+
+    Args:
+        mask: bool HxW, ``True`` = hole.
+        rotation: degrees, counter-clockwise.
+        crop_scale: crop side as a fraction of ``min(H, W)``.
+        center: (x, y) of the crop centre in ``mask`` pixels; may lie anywhere (outside is not a hole).
+        size: output side.
+
+    Returns:
+        bool ``size`` x ``size`` mask.
+    """
+    import cv2
+
+    scale = size / (crop_scale * min(mask.shape))
+    matrix = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), float(rotation), float(scale))
+    matrix[0, 2] += size / 2.0 - center[0]
+    matrix[1, 2] += size / 2.0 - center[1]
+    interpolation = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
+    if interpolation == cv2.INTER_AREA:  # warpAffine has no area filter: shrink first, then warp
+        shrink = 1.0 / (2.0 * scale)
+        small = cv2.resize(mask.astype(np.uint8) * 255, None, fx=1 / shrink, fy=1 / shrink,
+                           interpolation=cv2.INTER_AREA)
+        matrix[:, :2] *= shrink
+        warped = cv2.warpAffine(small, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    else:
+        warped = cv2.warpAffine(mask.astype(np.uint8) * 255, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return warped >= 128
+
+
+def _distance_to_hole(mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def dilate(mask: np.ndarray, diameter: int) -> np.ndarray:
+    """Dilate a bool mask with a Euclidean disk of odd ``diameter`` (1 = unchanged)."""
+    if diameter < 1 or diameter % 2 == 0:
+        raise ValueError(f"dilation diameter must be odd and >= 1, got {diameter}")
+    if diameter == 1 or not mask.any():
+        return mask.copy()
+    return _distance_to_hole(mask) <= (diameter - 1) / 2
+
+
+def _interior(size: int, margin: int) -> np.ndarray:
+    allowed = np.zeros((size, size), dtype=bool)
+    allowed[margin:size - margin, margin:size - margin] = True
+    return allowed
+
+
+def _fit_scale(rotation: float) -> float:
+    """Largest crop scale whose square, rotated by ``rotation``, fits inside the frame's shorter side."""
+    theta = math.radians(rotation)
+    return 1.0 / (abs(math.cos(theta)) + abs(math.sin(theta)))
+
+
+def _draw_crop(rng: np.random.Generator, options: AugmentOptions, low: float, high: float) -> tuple[float, float]:
+    """Rotation and a crop scale in [low, high], capped so that the rotated crop stays inside the frame."""
+    rotation = float(rng.uniform(-options.max_rotation, options.max_rotation))
+    cap = _fit_scale(rotation)
+    first, second = sorted((min(low, cap), min(high, cap)))
+    crop_scale = float(rng.uniform(first, second))
+    return rotation, crop_scale
+
+
+def _place(raw: np.ndarray, rng: np.random.Generator, options: AugmentOptions, rotation: float,
+           crop_scale: float, touch_border: bool) -> tuple[float, float]:
+    """Crop centre that puts a random hole pixel of ``raw`` at a random output place (inside the border
+    band when ``touch_border``), then moved as little as needed to keep the rotated crop inside the frame
+    (so no straight frame edge enters the mask)."""
+    ys, xs = np.nonzero(raw)
+    pick = int(rng.integers(len(xs)))
+    anchor_x, anchor_y = float(xs[pick]) + 0.5, float(ys[pick]) + 0.5
+    size = options.size
+    if touch_border:
+        band = rng.uniform(0, options.border_margin * 0.8)
+        along = rng.uniform(0, size)
+        side = int(rng.integers(4))
+        out_x, out_y = ((band, along), (size - band, along), (along, band), (along, size - band))[side]
+    else:
+        out_x, out_y = rng.uniform(0, size), rng.uniform(0, size)
+    scale = size / (crop_scale * min(raw.shape))
+    theta = math.radians(rotation)
+    cos, sin = math.cos(theta), math.sin(theta)
+    dx, dy = (out_x - size / 2) / scale, (out_y - size / 2) / scale
+    # getRotationMatrix2D maps d_src to [[c, s], [-s, c]] d_src * scale; invert it for the anchor
+    center_x = anchor_x - (cos * dx - sin * dy)
+    center_y = anchor_y - (sin * dx + cos * dy)
+    half_extent = crop_scale * min(raw.shape) / 2 * (abs(cos) + abs(sin))
+    height, width = raw.shape
+    center_x = min(max(center_x, half_extent), max(half_extent, width - half_extent))
+    center_y = min(max(center_y, half_extent), max(half_extent, height - half_extent))
+    return center_x, center_y
+
+
+def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
+                    options: AugmentOptions = AugmentOptions()) -> tuple[np.ndarray, Augmentation] | tuple[None, str]:
+    """An augmented mask of ``raw`` whose hole ratio and border class fall in ``cell``.
+
+    Returns ``(mask, augmentation)`` or, after ``options.attempts`` failures, ``(None, reason)`` where the
+    reason is ``"too-small"`` (even the widest dilation at the closest crop stays below the bin),
+    ``"too-large"`` or ``"no-border-contact"`` (the last failure's cause).
+    """
+    if not raw.any():
+        return None, "empty"
+    size = options.size
+    total = size * size
+    # start wide for the small bins (thin, many-part holes like NVIDIA's) and allow closer crops as the
+    # bin grows; failures then move the range (zoom in when too small, out when too large)
+    span = options.max_crop - options.min_crop
+    low_scale = options.max_crop - span * (cell.bin_index + 1) / (len(BIN_EDGES) - 1)
+    high_scale = options.max_crop
+    min_radius = (options.min_dilation - 1) / 2
+    max_radius = (options.max_dilation - 1) / 2
+    want_b = cell.border == "B"
+    allowed = _interior(size, options.border_margin) if want_b else None
+    reason = "too-small"
+    for attempt in range(options.attempts):
+        rotation, crop_scale = _draw_crop(rng, options, low_scale, high_scale)
+        center_x, center_y = _place(raw, rng, options, rotation, crop_scale, touch_border=not want_b)
+        base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=(center_x, center_y), size=size)
+        if not base.any():
+            reason = "too-small"
+            continue
+        distance = _distance_to_hole(base)
+        candidates = distance[allowed] if want_b else distance.ravel()
+        target = rng.uniform(cell.low, cell.high)
+        needed = min(max(1, math.ceil(target * total)), candidates.size)
+        radius = float(np.partition(candidates, needed - 1)[needed - 1])
+        radius = min(max(radius, min_radius), max_radius)
+        mask = distance <= radius
+        if want_b:
+            mask &= allowed
+        holes = int(np.count_nonzero(mask))
+        found = ratio_bin(holes, total)
+        if found is None or found != cell.bin_index:
+            if holes <= cell.low * total:
+                reason, high_scale = "too-small", max(options.min_crop, crop_scale)
+            else:
+                reason, low_scale = "too-large", min(options.max_crop, crop_scale)
+            continue
+        if not want_b and border_class(mask, margin=options.border_margin) != "N":
+            reason = "no-border-contact"
+            continue
+        diameter = 2 * int(math.floor(radius)) + 1
+        return mask, Augmentation(diameter, round(rotation, 4), round(crop_scale, 6), round(center_x, 3),
+                                  round(center_y, 3), want_b, attempt)
+    return None, reason
+
+
+def augment_free(raw: np.ndarray, rng: np.random.Generator,
+                 options: AugmentOptions = AugmentOptions()) -> tuple[np.ndarray, Augmentation] | tuple[None, str]:
+    """A training mask: random rotation, crop and dilation with no ratio cap (ratio > ``min_free_ratio``)."""
+    if not raw.any():
+        return None, "empty"
+    size = options.size
+    for attempt in range(options.attempts):
+        rotation, crop_scale = _draw_crop(rng, options, options.min_crop, options.max_crop)
+        center_x, center_y = _place(raw, rng, options, rotation, crop_scale, touch_border=False)
+        base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=(center_x, center_y), size=size)
+        diameter = int(rng.integers(options.min_dilation // 2, options.max_dilation // 2 + 1)) * 2 + 1
+        mask = dilate(base, diameter)
+        if np.count_nonzero(mask) > options.min_free_ratio * size * size:
+            return mask, Augmentation(diameter, round(rotation, 4), round(crop_scale, 6), round(center_x, 3),
+                                      round(center_y, 3), False, attempt)
+    return None, "too-small"

@@ -1,0 +1,279 @@
+"""Dense optical-flow methods behind a registry.
+
+A flow method turns two frames (uint8 RGB, HxWx3, same size) into the dense flow that carries the
+first frame onto the second: a float32 array HxWx2 holding (dx, dy) in pixels, so that pixel ``x`` of
+frame A corresponds to ``x + flow[x]`` in frame B.
+
+Built-in methods (see :func:`list_flows`):
+
+* ``dis`` (default): OpenCV's DIS (Kroeger et al., ECCV 2016), medium preset with a finer pyramid and
+  stronger variational refinement, tuned on MPI-Sintel occlusions (``scripts/eval_occlusion_sintel.py``).
+* ``dis-medium``, ``dis-fast``: the stock OpenCV presets.
+* ``farneback``: Farneback's polynomial-expansion flow (base OpenCV).
+* ``deepflow``: DeepFlow (Weinzaepfel et al., ICCV 2013); needs ``opencv-contrib`` (``cv2.optflow``).
+
+Third-party methods plug in three ways, mirroring timm's model registry:
+:func:`register_flow` in your own code, an installed package exposing a factory in the entry-point
+group ``maskgen.flows``, or a ``"package.module:factory"`` / ``"path/to/file.py:factory"`` spec given to
+:func:`create_flow` (and so to ``maskgen build --flow``). A factory takes keyword options and returns an
+object with ``name`` and ``__call__(frame_a, frame_b) -> flow``; an optional
+``pair(frame_a, frame_b) -> (forward, backward)`` lets a GPU method batch both directions.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+__all__ = [
+    "FlowMethod",
+    "register_flow",
+    "create_flow",
+    "list_flows",
+    "forward_backward",
+]
+
+ENTRY_POINT_GROUP = "maskgen.flows"
+
+
+class FlowMethod(Protocol):
+    """What :func:`create_flow` returns."""
+
+    name: str
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:  # pragma: no cover - protocol
+        ...
+
+
+_FLOW_FACTORIES: dict[str, Callable[..., FlowMethod]] = {}
+
+
+def register_flow(name: str) -> Callable[[Callable[..., FlowMethod]], Callable[..., FlowMethod]]:
+    """Decorator registering a flow factory under ``name``.
+
+    Raises:
+        ValueError: if ``name`` is already registered.
+    """
+
+    def decorator(factory: Callable[..., FlowMethod]) -> Callable[..., FlowMethod]:
+        if name in _FLOW_FACTORIES:
+            raise ValueError(f"flow method {name!r} is already registered")
+        _FLOW_FACTORIES[name] = factory
+        return factory
+
+    return decorator
+
+
+def list_flows() -> list[str]:
+    """Names of the registered flow methods and of installed ``maskgen.flows`` plug-ins, sorted."""
+    names = set(_FLOW_FACTORIES)
+    names.update(ep.name for ep in _entry_points())
+    return sorted(names)
+
+
+def create_flow(spec: str, **options: Any) -> FlowMethod:
+    """Build a flow method from a registered name, an entry point or a ``module:factory`` spec.
+
+    Args:
+        spec: ``"dis"``, ``"farneback"``, ... (see :func:`list_flows`), ``"package.module:factory"`` or
+            ``"path/to/file.py:factory"``.
+        **options: keyword options passed to the factory.
+
+    Raises:
+        ValueError: unknown name, or a spec that cannot be imported.
+    """
+    if spec in _FLOW_FACTORIES:
+        return _FLOW_FACTORIES[spec](**options)
+    for ep in _entry_points():
+        if ep.name == spec:
+            return ep.load()(**options)
+    if ":" in spec:
+        return _load_spec(spec)(**options)
+    raise ValueError(f"unknown flow method {spec!r}; choose one of {', '.join(list_flows())} "
+                     "or give 'package.module:factory' / 'file.py:factory'")
+
+
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _load_spec(spec: str) -> Callable[..., FlowMethod]:
+    target, _, attr = spec.rpartition(":")
+    try:
+        if target.endswith(".py"):
+            path = Path(target)
+            if not path.is_file():
+                raise ValueError(f"flow plug-in file {target!r} does not exist")
+            module_spec = importlib.util.spec_from_file_location(f"maskgen_flow_plugin_{path.stem}", path)
+            assert module_spec is not None and module_spec.loader is not None
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except ImportError as exc:
+        raise ValueError(f"cannot import flow plug-in {spec!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"flow plug-in {spec!r}: {target} has no attribute {attr!r}") from None
+
+
+def forward_backward(method: FlowMethod, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward (A -> B) and backward (B -> A) flow, batched when the method offers ``pair``."""
+    pair = getattr(method, "pair", None)
+    if pair is not None:
+        return pair(frame_a, frame_b)
+    return method(frame_a, frame_b), method(frame_b, frame_a)
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    if frame.ndim == 2:
+        return frame
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+@dataclass
+class DISFlow:
+    """OpenCV DIS optical flow on the grey-level frames.
+
+    Args:
+        preset: ``"ultrafast"``, ``"fast"`` or ``"medium"`` (OpenCV's presets), then the overrides below.
+        finest_scale: finest pyramid level (0 = full resolution); ``None`` keeps the preset's.
+        patch_size, patch_stride, gradient_descent_iterations, variational_iterations: DIS parameters;
+            ``None`` keeps the preset's.
+        variational_alpha, variational_delta, variational_gamma: weights of the variational refinement
+            (smoothness, colour constancy, gradient constancy); ``None`` keeps OpenCV's.
+    """
+
+    preset: str = "medium"
+    finest_scale: int | None = None
+    patch_size: int | None = None
+    patch_stride: int | None = None
+    gradient_descent_iterations: int | None = None
+    variational_iterations: int | None = None
+    variational_alpha: float | None = None
+    variational_delta: float | None = None
+    variational_gamma: float | None = None
+    name: str = "dis"
+
+    def __post_init__(self) -> None:
+        import cv2
+
+        presets = {
+            "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+            "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+        }
+        if self.preset not in presets:
+            raise ValueError(f"DIS preset must be one of {sorted(presets)}, got {self.preset!r}")
+        dis = cv2.DISOpticalFlow_create(presets[self.preset])
+        setters = {
+            "finest_scale": dis.setFinestScale,
+            "patch_size": dis.setPatchSize,
+            "patch_stride": dis.setPatchStride,
+            "gradient_descent_iterations": dis.setGradientDescentIterations,
+            "variational_iterations": dis.setVariationalRefinementIterations,
+            "variational_alpha": dis.setVariationalRefinementAlpha,
+            "variational_delta": dis.setVariationalRefinementDelta,
+            "variational_gamma": dis.setVariationalRefinementGamma,
+        }
+        for field_name, setter in setters.items():
+            value = getattr(self, field_name)
+            if value is not None:
+                setter(value)
+        self._dis = dis
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return self._dis.calc(_gray(frame_a), _gray(frame_b), None)
+
+    def __getstate__(self) -> dict[str, Any]:  # cv2 objects do not pickle; rebuild in the worker
+        state = dict(self.__dict__)
+        state.pop("_dis", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
+
+
+# Tuned on the MPI-Sintel scenes of the test data (scripts/eval_occlusion_sintel.py, README "Accuracy").
+DEFAULT_DIS_OPTIONS: dict[str, Any] = {"preset": "medium", "finest_scale": 0, "variational_iterations": 5}
+
+
+@register_flow("dis")
+def _create_dis(**options: Any) -> DISFlow:
+    return DISFlow(**{**DEFAULT_DIS_OPTIONS, **options, "name": "dis"})
+
+
+@register_flow("dis-medium")
+def _create_dis_medium(**options: Any) -> DISFlow:
+    return DISFlow(**{"preset": "medium", **options, "name": "dis-medium"})
+
+
+@register_flow("dis-fast")
+def _create_dis_fast(**options: Any) -> DISFlow:
+    return DISFlow(**{"preset": "fast", **options, "name": "dis-fast"})
+
+
+@dataclass
+class FarnebackFlow:
+    """OpenCV Farneback flow (``cv2.calcOpticalFlowFarneback``) on grey-level frames."""
+
+    pyr_scale: float = 0.5
+    levels: int = 5
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 7
+    poly_sigma: float = 1.5
+    name: str = "farneback"
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        import cv2
+
+        return cv2.calcOpticalFlowFarneback(
+            _gray(frame_a), _gray(frame_b), None, self.pyr_scale, self.levels, self.winsize,
+            self.iterations, self.poly_n, self.poly_sigma, 0,
+        )
+
+
+@register_flow("farneback")
+def _create_farneback(**options: Any) -> FarnebackFlow:
+    return FarnebackFlow(**options)
+
+
+@dataclass
+class DeepFlow:
+    """DeepFlow from ``opencv-contrib`` (``cv2.optflow.createOptFlow_DeepFlow``); slow but accurate."""
+
+    name: str = "deepflow"
+
+    def __post_init__(self) -> None:
+        import cv2
+
+        if not hasattr(cv2, "optflow"):
+            raise ValueError("flow method 'deepflow' needs opencv-contrib-python(-headless); "
+                             "this OpenCV has no cv2.optflow module")
+        self._flow = cv2.optflow.createOptFlow_DeepFlow()
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return self._flow.calc(_gray(frame_a), _gray(frame_b), None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
+
+
+@register_flow("deepflow")
+def _create_deepflow(**options: Any) -> DeepFlow:
+    return DeepFlow(**options)

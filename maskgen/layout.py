@@ -1,0 +1,226 @@
+"""NVIDIA layout export and mask-folder import.
+
+NVIDIA's irregular-mask test set: ``00000.png ... 11999.png``, 12 blocks of 1,000; block k holds bin
+k // 2; even blocks are border class B, odd blocks N (measured on all 12,000 files).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .buckets import CELLS, Cell, border_class, ratio_bin
+from .manifest import DATASET_FORMAT, read_manifest, write_dataset_json, write_manifest
+from .maskio import atomic_write_bytes, read_mask_values, sha256_bytes, sha256_file, write_mask
+from .video import FRAME_EXTENSIONS, natural_key
+
+__all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "list_mask_files", "LayoutError"]
+
+log = logging.getLogger(__name__)
+NVIDIA_NAME = re.compile(r"^(\d{5})\.png$")
+
+
+class LayoutError(ValueError):
+    """Bad export/import input."""
+
+
+def nvidia_cell(index: int, *, block_size: int = 1000) -> Cell:
+    """The cell NVIDIA's layout gives file number ``index``."""
+    block = index // block_size
+    if not 0 <= block < len(CELLS):
+        raise LayoutError(f"file number {index} is outside the 12 blocks of {block_size}")
+    return Cell(block // 2, "B" if block % 2 == 0 else "N")
+
+
+def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None = None,
+                  overwrite: bool = False) -> dict[str, object]:
+    """Write the test split of a maskgen dataset as ``00000.png ...`` in NVIDIA's block order.
+
+    Each block holds the first ``per_cell`` masks (manifest order) of its cell; by default the size of the
+    smallest cell, which must then be the same for all 12 (NVIDIA's layout has equal blocks). Files are
+    copied byte for byte; ``export.csv`` maps each name to its source row.
+
+    Raises:
+        LayoutError: a cell is empty or smaller than ``per_cell``, or ``out`` is not empty.
+    """
+    dataset = Path(dataset)
+    out = Path(out)
+    rows = [row for row in read_manifest(dataset) if row["split"] == "test" and row["cell"]]
+    by_cell: dict[str, list[dict[str, str]]] = {cell.name: [] for cell in CELLS}
+    for row in rows:
+        by_cell[row["cell"]].append(row)
+    sizes = {name: len(items) for name, items in by_cell.items()}
+    if per_cell is None:
+        per_cell = min(sizes.values())
+        if per_cell != max(sizes.values()):
+            raise LayoutError("cells differ in size (" + ", ".join(f"{k}: {v}" for k, v in sizes.items())
+                              + f"); NVIDIA's layout needs equal blocks: pass --per-cell {per_cell} or less")
+    if per_cell <= 0:
+        raise LayoutError("the dataset has an empty test cell: " + ", ".join(k for k, v in sizes.items() if not v))
+    short = {k: v for k, v in sizes.items() if v < per_cell}
+    if short:
+        raise LayoutError(f"cells with fewer than {per_cell} masks: " + ", ".join(f"{k}: {v}" for k, v in short.items()))
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise LayoutError(f"{str(out)!r} is not empty; use --overwrite or another folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["name,block,cell,source,sha256"]
+    digits = max(5, len(str(12 * per_cell - 1)))
+    for cell in CELLS:
+        for offset, row in enumerate(by_cell[cell.name][:per_cell]):
+            number = cell.index * per_cell + offset
+            name = f"{number:0{digits}d}.png"
+            data = (dataset / row["path"]).read_bytes()
+            if sha256_bytes(data) != row["sha256"]:
+                raise LayoutError(f"{row['path']} does not match its sha256 in the manifest (changed on disk?)")
+            atomic_write_bytes(out / name, data)
+            lines.append(f"{name},{cell.index},{cell.name},{row['path']},{row['sha256']}")
+    (out / "export.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"files": 12 * per_cell, "block_size": per_cell}
+
+
+def list_mask_files(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursive), natural order."""
+    return sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS),
+                  key=lambda p: natural_key(p.relative_to(folder).as_posix()))
+
+
+def detect_polarity(white_fractions: Sequence[float]) -> str:
+    """``"hole-white"`` or ``"hole-black"`` for a folder, from each mask's fraction of white pixels.
+
+    Hole ratios of inpainting masks are mostly below one half, so a folder whose median white fraction is
+    below 0.5 has white holes. Decided per folder, never per file (one file's majority says nothing).
+
+    Raises:
+        LayoutError: the median is too close to one half (0.45-0.55) to decide; pass the polarity.
+    """
+    if not len(white_fractions):
+        raise LayoutError("no mask to detect the polarity from")
+    median = float(np.median(white_fractions))
+    if 0.45 <= median <= 0.55:
+        raise LayoutError(f"cannot tell the polarity: the median white fraction is {median:.2f}; "
+                          "pass --polarity hole-white or hole-black")
+    return "hole-white" if median < 0.5 else "hole-black"
+
+
+def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", polarity: str = "auto",
+                 block_size: int | None = None, overwrite: bool = False) -> dict[str, object]:
+    """Turn a folder of masks into a maskgen dataset (``manifest.csv``, ``dataset.json``, PNGs 255 = hole).
+
+    Every mask is binarised (grey values >= 128 are white), converted to 255 = hole and written to
+    ``out/test/<cell>/``; its cell is computed from its pixels. With ``layout="nvidia"`` (or ``"auto"``
+    when every file is named ``NNNNN.png``) the cell its number implies is compared, and disagreements are
+    listed in ``dataset.json["layout_mismatches"]``.
+
+    Args:
+        block_size: NVIDIA block size; default: the file count / 12 when the names are exactly
+            ``0 .. 12n-1``, else 1000 (NVIDIA's).
+
+    Returns:
+        The ``dataset.json`` content.
+    """
+    source = Path(source)
+    out = Path(out)
+    if not source.is_dir():
+        raise LayoutError(f"mask folder {str(source)!r} does not exist or is not a folder")
+    if layout not in ("auto", "nvidia", "folder"):
+        raise LayoutError(f"layout must be auto, nvidia or folder, got {layout!r}")
+    if polarity not in ("auto", "hole-white", "hole-black"):
+        raise LayoutError(f"polarity must be auto, hole-white or hole-black, got {polarity!r}")
+    files = list_mask_files(source)
+    if not files:
+        raise LayoutError(f"no image file under {str(source)!r}")
+    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+        raise LayoutError("--out must not be the source folder or inside it")
+    if layout == "auto":
+        layout = "nvidia" if all(NVIDIA_NAME.match(p.name) and p.parent == source for p in files) else "folder"
+    if layout == "nvidia":
+        bad = [p.name for p in files if not NVIDIA_NAME.match(p.name)]
+        if bad:
+            raise LayoutError(f"not NVIDIA names (NNNNN.png): {', '.join(bad[:5])}")
+        numbers = sorted(int(p.stem) for p in files)
+        if block_size is None:
+            contiguous = numbers == list(range(len(numbers)))
+            block_size = len(numbers) // 12 if contiguous and len(numbers) % 12 == 0 else 1000
+    if out.exists() and (out / "manifest.csv").exists() and not overwrite:
+        raise LayoutError(f"{str(out)!r} already holds a dataset; use --overwrite or another folder")
+    if out.exists() and overwrite:
+        for name in ("test", "pictures"):
+            shutil.rmtree(out / name, ignore_errors=True)
+
+    values: list[np.ndarray | None] = []
+    skipped: list[dict[str, str]] = []
+    for path in files:
+        try:
+            values.append(read_mask_values(path))
+        except ValueError as exc:
+            values.append(None)
+            skipped.append({"path": path.relative_to(source).as_posix(), "reason": str(exc)})
+    readable = [v for v in values if v is not None]
+    if not readable:
+        raise LayoutError(f"no readable mask under {str(source)!r}")
+    detected = detect_polarity([float(np.count_nonzero(v >= 128)) / v.size for v in readable]) \
+        if polarity == "auto" else polarity
+    rows: list[dict[str, object]] = []
+    mismatches: list[dict[str, str]] = []
+    grey_files = 0
+    counts: Counter[str] = Counter()
+    for path, value in zip(files, values):
+        if value is None:
+            continue
+        if np.any((value > 0) & (value < 255)):
+            grey_files += 1
+        white = value >= 128
+        mask = white if detected == "hole-white" else ~white
+        holes = int(np.count_nonzero(mask))
+        bin_index = ratio_bin(holes, mask.size)
+        border = border_class(mask)
+        cell = None if bin_index is None else Cell(bin_index, border)
+        relative_source = path.relative_to(source).as_posix()
+        folder = cell.name if cell is not None else "unbinned"
+        stem = relative_source.rsplit(".", 1)[0].replace("/", "__")
+        relative = f"test/{folder}/{stem}.png"
+        data = write_mask(out / relative, mask)
+        counts[folder] += 1
+        slot = int(path.stem) if layout == "nvidia" else len(rows)
+        if layout == "nvidia":
+            expected = nvidia_cell(slot, block_size=block_size)
+            if cell != expected:
+                mismatches.append({"file": relative_source, "expected": expected.name,
+                                   "found": cell.name if cell else f"ratio {holes / mask.size:.4f} outside all bins"})
+        rows.append({
+            "path": relative, "split": "test", "cell": cell.name if cell else "", "bin": bin_index,
+            "bin_low": cell.low if cell else None, "bin_high": cell.high if cell else None, "border": border,
+            "hole_ratio": f"{holes / mask.size:.6f}", "source": relative_source, "slot": slot,
+            "sha256": sha256_bytes(data),
+        })
+    order = {cell.name: cell.index for cell in CELLS}
+    rows.sort(key=lambda r: (order.get(str(r["cell"]), 99), natural_key(str(r["source"]))))
+    fingerprint = write_manifest(out, rows)
+    info: dict[str, object] = {
+        "format": DATASET_FORMAT,
+        "fingerprint": fingerprint,
+        "imported_from": str(source.resolve()),
+        "layout": layout,
+        "block_size": block_size if layout == "nvidia" else None,
+        "polarity": detected,
+        "polarity_detected": polarity == "auto",
+        "files_with_grey_pixels": grey_files,
+        "counts": {"test": {cell.name: counts.get(cell.name, 0) for cell in CELLS},
+                   "test_total": sum(counts.get(cell.name, 0) for cell in CELLS),
+                   "unbinned": counts.get("unbinned", 0)},
+        "layout_mismatches": mismatches,
+        "skipped": skipped,
+        "source_files_sha256": sha256_bytes("\n".join(sha256_file(p) for p in files).encode()),
+    }
+    from .pictures import write_pictures
+
+    write_pictures(out, [r for r in rows if r["cell"]])
+    write_dataset_json(out, info)
+    return info

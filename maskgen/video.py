@@ -1,0 +1,200 @@
+"""Finding clips under a folder and streaming their frames.
+
+A clip is a video file that OpenCV/FFmpeg decodes (mp4, avi, mov, mkv, webm, ...) or a folder holding
+image frames (png/jpg/..., natural sort order). Frames are streamed one at a time, so memory does not grow
+with the clip's length, and resized so that their longer side is at most the working size.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "FRAME_EXTENSIONS",
+    "Clip",
+    "ClipError",
+    "Skipped",
+    "natural_key",
+    "discover_clips",
+    "working_shape",
+    "iter_frames",
+    "clip_fingerprint",
+]
+
+VIDEO_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts",
+    ".m2ts", ".3gp", ".ogv", ".vob", ".y4m",
+})
+FRAME_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+
+
+class ClipError(Exception):
+    """A clip that cannot be used (undecodable, too short, ...); the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A video file or a folder of frames.
+
+    Attributes:
+        clip_id: path relative to the searched folder, POSIX style (stable across machines).
+        path: absolute path of the file or folder.
+        kind: ``"video"`` or ``"frames"``.
+    """
+
+    clip_id: str
+    path: Path
+    kind: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that was not used, and why."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key that orders ``frame2`` before ``frame10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[Skipped]]:
+    """All clips under ``video_dir`` (recursive), sorted by id, and the files that are not clips.
+
+    A folder counts as a frame clip when it directly holds at least one frame image; its other files are
+    ignored. Any other file whose extension is not a video extension is reported as skipped.
+
+    Raises:
+        ValueError: ``video_dir`` does not exist or is not a folder.
+    """
+    root = Path(video_dir)
+    if not root.exists():
+        raise ValueError(f"video folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise ValueError(f"{str(root)!r} is not a folder")
+    root = root.resolve()
+    clips: list[Clip] = []
+    skipped: list[Skipped] = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort(key=natural_key)
+        subdirs[:] = [name for name in subdirs if not name.startswith(".")]
+        here = Path(directory)
+        frame_files = [name for name in files if Path(name).suffix.lower() in FRAME_EXTENSIONS]
+        if frame_files and here != root:
+            clips.append(Clip(here.relative_to(root).as_posix(), here, "frames"))
+        for name in sorted(files, key=natural_key):
+            if name.startswith("."):
+                continue
+            suffix = Path(name).suffix.lower()
+            relative = (here / name).relative_to(root).as_posix()
+            if suffix in VIDEO_EXTENSIONS:
+                clips.append(Clip(relative, here / name, "video"))
+            elif suffix in FRAME_EXTENSIONS and here != root:
+                continue
+            elif suffix in FRAME_EXTENSIONS:
+                skipped.append(Skipped(relative, "a single image at the top of --video-dir, not a clip "
+                                                 "(put frames in a sub-folder)"))
+            else:
+                skipped.append(Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})"))
+    clips.sort(key=lambda clip: natural_key(clip.clip_id))
+    return clips, skipped
+
+
+def working_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
+    """(height, width) scaled so that the longer side is at most ``work_size`` (never upscaled)."""
+    if work_size <= 0:
+        raise ValueError(f"work_size must be positive, got {work_size}")
+    scale = min(1.0, work_size / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _resize(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if frame.shape[:2] == shape:
+        return frame
+    return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _frame_paths(clip: Clip) -> list[Path]:
+    return sorted((p for p in clip.path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS and p.is_file()),
+                  key=lambda p: natural_key(p.name))
+
+
+def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yield ``(index, frame)`` for every frame, RGB uint8 at the working size, in order.
+
+    The working shape is fixed by the first frame; later frames of another size are resized to it.
+    In a frame folder an unreadable image yields ``None`` in its place (the caller skips pairs that
+    touch it). A video stops at its first undecodable frame.
+
+    Raises:
+        ClipError: nothing at all can be decoded.
+    """
+    import cv2
+
+    if clip.kind == "frames":
+        shape: tuple[int, int] | None = None
+        paths = _frame_paths(clip)
+        readable = 0
+        for index, path in enumerate(paths):
+            data = np.fromfile(path, dtype=np.uint8)
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+            if image is None:
+                yield index, None
+                continue
+            if shape is None:
+                shape = working_shape(image.shape[0], image.shape[1], work_size)
+            readable += 1
+            yield index, _resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
+        if readable == 0:
+            raise ClipError(f"no readable frame among {len(paths)} image files")
+        return
+
+    if clip.path.stat().st_size == 0:
+        raise ClipError("empty file (0 bytes)")
+    capture = cv2.VideoCapture(str(clip.path), cv2.CAP_FFMPEG)
+    try:
+        if not capture.isOpened():
+            raise ClipError("OpenCV/FFmpeg cannot open it as a video (corrupt or unsupported codec)")
+        shape = None
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok or image is None:
+                break
+            if shape is None:
+                shape = working_shape(image.shape[0], image.shape[1], work_size)
+            if image.ndim == 2:
+                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            yield index, _resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
+            index += 1
+        if index == 0:
+            raise ClipError("OpenCV/FFmpeg decodes no frame from it (corrupt or unsupported codec)")
+    finally:
+        capture.release()
+
+
+def clip_fingerprint(clip: Clip) -> str:
+    """sha256 over the clip's bytes (a frame folder: over the sorted frame names and their bytes)."""
+    digest = hashlib.sha256()
+    paths = _frame_paths(clip) if clip.kind == "frames" else [clip.path]
+    for path in paths:
+        if clip.kind == "frames":
+            digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
