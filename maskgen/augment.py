@@ -110,9 +110,14 @@ def warp_crop(mask: np.ndarray, *, rotation: float, crop_scale: float, center: t
 
 
 def _distance_to_hole(mask: np.ndarray) -> np.ndarray:
-    import cv2
+    """Exact Euclidean distance of every pixel to the nearest hole pixel (0 on holes).
 
-    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    scipy's exact transform, not OpenCV's DIST_MASK_PRECISE: the latter's float results change in the
+    last bits with the number of OpenCV threads, which would break byte-identical builds.
+    """
+    from scipy import ndimage
+
+    return ndimage.distance_transform_edt(~mask)
 
 
 def dilate(mask: np.ndarray, diameter: int) -> np.ndarray:

@@ -84,6 +84,6 @@ def write_pictures(folder: Path, rows: Sequence[Mapping[str, object]], *, per_sh
               "train": [float(r["hole_ratio"]) for r in rows if r["split"] == "train"]}
     if any(ratios.values()):
         target = folder / "pictures" / "hole_ratio_hist.png"
-        atomic_write_bytes(target, ratio_histogram_png(ratios, title=f"hole ratios: {folder.name}"))
+        atomic_write_bytes(target, ratio_histogram_png(ratios, title="hole ratios"))
         written.append(target)
     return written
