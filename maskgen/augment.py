@@ -83,7 +83,8 @@ def warp_crop(mask: np.ndarray, *, rotation: float, crop_scale: float, center: t
         mask: bool HxW, ``True`` = hole.
         rotation: degrees, counter-clockwise.
         crop_scale: crop side as a fraction of ``min(H, W)``.
-        center: (x, y) of the crop centre in ``mask`` pixels; may lie anywhere (outside is not a hole).
+        center: (x, y) of the crop centre in ``mask`` pixel-centre coordinates (the middle of a 64-px
+            mask is 31.5); may lie anywhere (outside the frame is not a hole).
         size: output side.
 
     Returns:
@@ -93,8 +94,9 @@ def warp_crop(mask: np.ndarray, *, rotation: float, crop_scale: float, center: t
 
     scale = size / (crop_scale * min(mask.shape))
     matrix = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), float(rotation), float(scale))
-    matrix[0, 2] += size / 2.0 - center[0]
-    matrix[1, 2] += size / 2.0 - center[1]
+    middle = (size - 1) / 2.0  # the output's centre in pixel-centre coordinates
+    matrix[0, 2] += middle - center[0]
+    matrix[1, 2] += middle - center[1]
     interpolation = cv2.INTER_LINEAR if scale >= 0.5 else cv2.INTER_AREA
     if interpolation == cv2.INTER_AREA:  # warpAffine has no area filter: shrink first, then warp
         shrink = 1.0 / (2.0 * scale)
@@ -157,7 +159,7 @@ def _place(raw: np.ndarray, rng: np.random.Generator, options: AugmentOptions, r
     (so no straight frame edge enters the mask)."""
     ys, xs = np.nonzero(raw)
     pick = int(rng.integers(len(xs)))
-    anchor_x, anchor_y = float(xs[pick]) + 0.5, float(ys[pick]) + 0.5
+    anchor_x, anchor_y = float(xs[pick]), float(ys[pick])  # pixel-centre coordinates, as OpenCV's
     size = options.size
     if touch_border:
         band = rng.uniform(0, options.border_margin * 0.8)

@@ -1,0 +1,80 @@
+"""Occlusion accuracy against ground truth (MPI-Sintel), used by ``scripts/eval_occlusion_sintel.py``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .extract import ExtractOptions
+from .flow import create_flow, forward_backward
+from .occlusion import occlusion_and_disocclusion
+from .video import working_shape
+
+__all__ = ["f1_iou", "SintelCase", "find_sintel_cases", "evaluate_case"]
+
+
+def f1_iou(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """F1 and IoU of a predicted bool mask against the true one (1.0 each when both are empty)."""
+    true_positive = int(np.count_nonzero(predicted & truth))
+    false_positive = int(np.count_nonzero(predicted & ~truth))
+    false_negative = int(np.count_nonzero(~predicted & truth))
+    if true_positive + false_positive + false_negative == 0:
+        return 1.0, 1.0
+    f1 = 2 * true_positive / (2 * true_positive + false_positive + false_negative)
+    iou = true_positive / (true_positive + false_positive + false_negative)
+    return f1, iou
+
+
+@dataclass(frozen=True)
+class SintelCase:
+    scene: str
+    frame: int
+    image_a: Path
+    image_b: Path
+    occlusion: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.scene}/{self.frame:04d}"
+
+
+def find_sintel_cases(root: str | Path, *, render_pass: str = "final") -> list[SintelCase]:
+    """Every ``<scene>/gt/occlusions/frame_T.png`` under ``root`` with frames T and T+1 of the pass."""
+    root = Path(root)
+    cases = []
+    for truth in sorted(root.glob("*/gt/occlusions/frame_*.png")):
+        scene_dir = truth.parents[2]
+        frame = int(truth.stem.split("_")[1])
+        image_a = scene_dir / render_pass / f"frame_{frame:04d}.png"
+        image_b = scene_dir / render_pass / f"frame_{frame + 1:04d}.png"
+        if image_a.is_file() and image_b.is_file():
+            cases.append(SintelCase(scene_dir.name, frame, image_a, image_b, truth))
+    return cases
+
+
+def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) -> tuple[float, float]:
+    """F1 and IoU of the occlusion mask the extraction pipeline gives for a Sintel pair.
+
+    The frames are resized to the working size as in ``maskgen build``; the mask is resized back to the
+    ground truth's size (nearest neighbour) before scoring.
+    """
+    import cv2
+
+    frames = []
+    for path in (case.image_a, case.image_b):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"cannot read {path}")
+        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    truth = cv2.imread(str(case.occlusion), cv2.IMREAD_GRAYSCALE) >= 128
+    height, width = truth.shape
+    work_height, work_width = working_shape(height, width, options.work_size)
+    if (work_height, work_width) != (height, width):
+        frames = [cv2.resize(f, (work_width, work_height), interpolation=cv2.INTER_AREA) for f in frames]
+    forward, backward = forward_backward(create_flow(options.flow), frames[0], frames[1])
+    occluded, _ = occlusion_and_disocclusion(forward, backward, options.occlusion,
+                                             frame_a=frames[0], frame_b=frames[1])
+    if occluded.shape != truth.shape:
+        occluded = cv2.resize(occluded.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    return f1_iou(occluded, truth)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from maskgen.augment import AugmentOptions, augment_free, augment_to_cell, dilate, warp_crop
+from maskgen.buckets import CELLS, cell_of
+
+
+def _raw_mask(spacing: int = 100) -> np.ndarray:
+    """Occlusion strips 8 px wide, ``spacing`` px apart (no single raw mask serves all bins)."""
+    raw = np.zeros((180, 320), dtype=bool)
+    for left in range(20, 300, spacing):
+        raw[30:150, left:left + 8] = True
+    return raw
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.name)
+def test_augment_to_cell_lands_in_the_cell(cell) -> None:
+    rng = np.random.default_rng([7, cell.index])
+    raw = _raw_mask(spacing=(100, 100, 40, 40, 20, 20)[cell.bin_index])
+    mask, augmentation = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20))
+    assert mask is not None, augmentation
+    assert mask.dtype == bool and mask.shape == (512, 512)
+    assert cell_of(mask) == cell
+    assert 9 <= augmentation.dilation <= 49 and augmentation.dilation % 2 == 1
+
+
+def test_same_generator_seed_gives_the_same_mask() -> None:
+    first, _ = augment_to_cell(_raw_mask(), CELLS[4], np.random.default_rng(3))
+    second, _ = augment_to_cell(_raw_mask(), CELLS[4], np.random.default_rng(3))
+    assert np.array_equal(first, second)
+
+
+def test_impossible_cell_reports_why() -> None:
+    tiny = np.zeros((180, 320), dtype=bool)
+    tiny[90, 160] = True
+    mask, reason = augment_to_cell(tiny, CELLS[-1], np.random.default_rng(0), AugmentOptions(attempts=3))
+    assert mask is None and reason == "too-small"
+
+
+def test_dilate_is_a_euclidean_disk() -> None:
+    mask = np.zeros((41, 41), dtype=bool)
+    mask[20, 20] = True
+    grown = dilate(mask, 9)
+    ys, xs = np.mgrid[:41, :41]
+    assert np.array_equal(grown, (ys - 20) ** 2 + (xs - 20) ** 2 <= 16)
+    with pytest.raises(ValueError, match="odd"):
+        dilate(mask, 8)
+
+
+def test_warp_crop_identity_and_rotation() -> None:
+    raw = np.zeros((64, 64), dtype=bool)
+    raw[10:30, 20:24] = True
+    same = warp_crop(raw, rotation=0.0, crop_scale=1.0, center=(31.5, 31.5), size=64)
+    assert np.array_equal(same, raw)
+    quarter = warp_crop(raw, rotation=90.0, crop_scale=1.0, center=(31.5, 31.5), size=64)
+    assert np.array_equal(quarter, np.rot90(raw))
+
+
+def test_free_augmentation_has_no_ratio_cap() -> None:
+    raw = np.zeros((180, 320), dtype=bool)
+    raw[20:160, 40:280] = True
+    mask, _ = augment_free(raw, np.random.default_rng(1), AugmentOptions(min_crop=0.3, max_crop=0.3))
+    assert mask is not None and mask.mean() > 0.6
