@@ -50,6 +50,8 @@ WORK_DIR = ".maskgen"
 CHUNK_SIZE = 50
 SPLIT_CODES = {"test": 0, "train": 1}
 TRAIN_CELL_CODE = 99
+# a test cell of bin b draws its first source from the raw masks above this quantile of raw hole ratio
+SOURCE_QUANTILE = (0.0, 0.0, 0.2, 0.4, 0.5, 0.6)
 
 
 class BuildError(ValueError):
@@ -194,12 +196,15 @@ def _run_chunk(chunk: Chunk) -> dict[str, object]:
     position[rank] = np.arange(len(rank))
     cell = None if chunk.cell == "train" else next(c for c in CELLS if c.name == chunk.cell)
     cell_code = TRAIN_CELL_CODE if cell is None else cell.index
-    permutation = _permutation(chunk.split, cell_code, len(pool), options.seed)
+    # the larger bins start from the larger raw masks: a thin sliver rarely reaches 50 % holes
+    floor = 0 if cell is None else int(len(rank) * SOURCE_QUANTILE[cell.bin_index])
+    candidates = rank[floor:]
+    permutation = candidates[_permutation(chunk.split, cell_code, len(candidates), options.seed)]
     rows: list[dict[str, object]] = []
     failures: Counter[str] = Counter()
     for slot in range(chunk.start, chunk.stop):
         rng = np.random.default_rng([options.seed, SPLIT_CODES[chunk.split], cell_code, slot])
-        source_index = int(permutation[slot % len(pool)])
+        source_index = int(permutation[slot % len(permutation)])
         reason = "empty"
         for _ in range(options.source_tries):
             raw = pool[source_index].raw.decode()
@@ -259,8 +264,8 @@ class _Runner:
         if not tasks:
             return iter(())
         if self.workers <= 1 or len(tasks) == 1:
-            if initializer is not None:  # last init argument is the thread count: leave OpenCV's own
-                initializer(*initargs[:-1], None)
+            if initializer is not None:
+                initializer(*initargs)
             return (function(task) for task in tasks)
         return self._parallel(function, tasks, initializer, initargs)
 
@@ -342,7 +347,12 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         raise BuildError(f"no video file or frame folder under {str(video_dir)!r}{reason}")
     out.mkdir(parents=True, exist_ok=True)
     work = out / WORK_DIR
-    threads = 1 if workers > 1 else None
+    # one OpenCV thread per process, in-process too: some OpenCV float kernels (the precise distance
+    # transform, ...) change their last bits with the thread count, which would tie the bytes to --workers
+    import cv2
+
+    saved_threads = cv2.getNumThreads()
+    threads = 1
     runner = _Runner(workers)
 
     # phase 1: raw masks per clip, cached
@@ -451,6 +461,7 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
                     or next_slot[key] >= targets[key] * options.max_slot_factor:
                 exhausted[key] = True
     bar.close()
+    cv2.setNumThreads(saved_threads)
 
     # phase 3: manifest, dataset.json, pictures
     order = {cell.name: cell.index for cell in CELLS}
