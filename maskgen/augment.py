@@ -153,12 +153,12 @@ def _draw_crop(rng: np.random.Generator, options: AugmentOptions, low: float, hi
     return rotation, crop_scale
 
 
-def _place(raw: np.ndarray, rng: np.random.Generator, options: AugmentOptions, rotation: float,
-           crop_scale: float, touch_border: bool) -> tuple[float, float]:
+def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng: np.random.Generator,
+           options: AugmentOptions, rotation: float, crop_scale: float, touch_border: bool) -> tuple[float, float]:
     """Crop centre that puts a random hole pixel of ``raw`` at a random output place (inside the border
     band when ``touch_border``), then moved as little as needed to keep the rotated crop inside the frame
     (so no straight frame edge enters the mask)."""
-    ys, xs = np.nonzero(raw)
+    ys, xs = holes_yx
     pick = int(rng.integers(len(xs)))
     anchor_x, anchor_y = float(xs[pick]), float(ys[pick])  # pixel-centre coordinates, as OpenCV's
     size = options.size
@@ -169,70 +169,90 @@ def _place(raw: np.ndarray, rng: np.random.Generator, options: AugmentOptions, r
         out_x, out_y = ((band, along), (size - band, along), (along, band), (along, size - band))[side]
     else:
         out_x, out_y = rng.uniform(0, size), rng.uniform(0, size)
-    scale = size / (crop_scale * min(raw.shape))
+    scale = size / (crop_scale * min(shape))
     theta = math.radians(rotation)
     cos, sin = math.cos(theta), math.sin(theta)
     dx, dy = (out_x - size / 2) / scale, (out_y - size / 2) / scale
     # getRotationMatrix2D maps d_src to [[c, s], [-s, c]] d_src * scale; invert it for the anchor
     center_x = anchor_x - (cos * dx - sin * dy)
     center_y = anchor_y - (sin * dx + cos * dy)
-    half_extent = crop_scale * min(raw.shape) / 2 * (abs(cos) + abs(sin))
-    height, width = raw.shape
+    half_extent = crop_scale * min(shape) / 2 * (abs(cos) + abs(sin))
+    height, width = shape
     center_x = min(max(center_x, half_extent), max(half_extent, width - half_extent))
     center_y = min(max(center_y, half_extent), max(half_extent, height - half_extent))
     return center_x, center_y
+
+
+RADIUS_STEPS = 8  # dilation radii are searched in steps of 1/8 px
 
 
 def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
                     options: AugmentOptions = AugmentOptions()) -> tuple[np.ndarray, Augmentation] | tuple[None, str]:
     """An augmented mask of ``raw`` whose hole ratio and border class fall in ``cell``.
 
-    Returns ``(mask, augmentation)`` or, after ``options.attempts`` failures, ``(None, reason)`` where the
-    reason is ``"too-small"`` (even the widest dilation at the closest crop stays below the bin),
+    Each attempt draws a rotation, crop and placement, computes one distance transform of the cropped
+    mask, and reads off its histogram the dilation radius (between ``min_dilation`` and ``max_dilation``)
+    that brings the ratio to a random target inside the bin. When no radius can, the next attempt zooms in
+    (too few holes) or out (too many) by the factor the histogram says is missing; when the crop is already
+    at its limit the raw mask cannot serve this cell and the function gives up early.
+
+    Returns ``(mask, augmentation)`` or ``(None, reason)``, the reason being ``"too-small"``,
     ``"too-large"`` or ``"no-border-contact"`` (the last failure's cause).
     """
     if not raw.any():
         return None, "empty"
     size = options.size
     total = size * size
-    # start wide for the small bins (thin, many-part holes like NVIDIA's) and allow closer crops as the
-    # bin grows; failures then move the range (zoom in when too small, out when too large)
+    holes_yx = np.nonzero(raw)
+    # start wide for the small bins (thin, many-part holes like NVIDIA's) and allow closer crops as the bin grows
     span = options.max_crop - options.min_crop
     low_scale = options.max_crop - span * (cell.bin_index + 1) / (len(BIN_EDGES) - 1)
     high_scale = options.max_crop
-    min_radius = (options.min_dilation - 1) / 2
-    max_radius = (options.max_dilation - 1) / 2
+    k_min = (options.min_dilation - 1) // 2 * RADIUS_STEPS
+    k_max = (options.max_dilation - 1) // 2 * RADIUS_STEPS
     want_b = cell.border == "B"
-    allowed = _interior(size, options.border_margin) if want_b else None
+    outside = ~_interior(size, options.border_margin) if want_b else None
     reason = "too-small"
     for attempt in range(options.attempts):
         rotation, crop_scale = _draw_crop(rng, options, low_scale, high_scale)
-        center_x, center_y = _place(raw, rng, options, rotation, crop_scale, touch_border=not want_b)
+        center_x, center_y = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale,
+                                    touch_border=not want_b)
         base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=(center_x, center_y), size=size)
         if not base.any():
-            reason = "too-small"
             continue
-        distance = _distance_to_hole(base)
-        candidates = distance[allowed] if want_b else distance.ravel()
-        target = rng.uniform(cell.low, cell.high)
-        needed = min(max(1, math.ceil(target * total)), candidates.size)
-        radius = float(np.partition(candidates, needed - 1)[needed - 1])
-        radius = min(max(radius, min_radius), max_radius)
-        mask = distance <= radius
+        # level k holds the pixels within k / RADIUS_STEPS px of a hole
+        distance = np.minimum(_distance_to_hole(base), (k_max + 1) / RADIUS_STEPS)
+        levels = np.ceil(distance * RADIUS_STEPS).astype(np.int32)
         if want_b:
-            mask &= allowed
-        holes = int(np.count_nonzero(mask))
-        found = ratio_bin(holes, total)
-        if found is None or found != cell.bin_index:
-            if holes <= cell.low * total:
-                reason, high_scale = "too-small", max(options.min_crop, crop_scale)
-            else:
-                reason, low_scale = "too-large", min(options.max_crop, crop_scale)
+            levels[outside] = k_max + 1
+        cumulative = np.cumsum(np.bincount(levels.ravel(), minlength=k_max + 2))
+        target = rng.uniform(cell.low, cell.high) * total
+        lowest, highest = cumulative[k_min], cumulative[k_max]
+        if highest <= cell.low * total:  # too few holes even at the widest dilation: zoom in
+            reason = "too-small"
+            if crop_scale <= options.min_crop * 1.01:
+                break
+            wanted = crop_scale * math.sqrt(max(highest, 1) / target)
+            low_scale, high_scale = max(options.min_crop, wanted * 0.85), max(options.min_crop, min(wanted * 1.05, crop_scale))
+            continue
+        if lowest > cell.high * total:  # too many even at the thinnest: zoom out
+            reason = "too-large"
+            if crop_scale >= options.max_crop * 0.99:
+                break
+            wanted = crop_scale * math.sqrt(lowest / target)
+            low_scale, high_scale = min(options.max_crop, max(wanted * 0.95, crop_scale)), min(options.max_crop, wanted * 1.15)
+            continue
+        level = int(np.searchsorted(cumulative, target))
+        level = min(max(level, k_min), k_max)
+        mask = levels <= level
+        found = ratio_bin(int(cumulative[level]), total)
+        if found != cell.bin_index:  # the target fell between two levels at a bin edge
+            reason = "too-small" if cumulative[level] <= cell.low * total else "too-large"
             continue
         if not want_b and border_class(mask, margin=options.border_margin) != "N":
             reason = "no-border-contact"
             continue
-        diameter = 2 * int(math.floor(radius)) + 1
+        diameter = round(2 * level / RADIUS_STEPS + 1, 3)
         return mask, Augmentation(diameter, round(rotation, 4), round(crop_scale, 6), round(center_x, 3),
                                   round(center_y, 3), want_b, attempt)
     return None, reason
@@ -244,9 +264,10 @@ def augment_free(raw: np.ndarray, rng: np.random.Generator,
     if not raw.any():
         return None, "empty"
     size = options.size
+    holes_yx = np.nonzero(raw)
     for attempt in range(options.attempts):
         rotation, crop_scale = _draw_crop(rng, options, options.min_crop, options.max_crop)
-        center_x, center_y = _place(raw, rng, options, rotation, crop_scale, touch_border=False)
+        center_x, center_y = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale, touch_border=False)
         base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=(center_x, center_y), size=size)
         diameter = int(rng.integers(options.min_dilation // 2, options.max_dilation // 2 + 1)) * 2 + 1
         mask = dilate(base, diameter)

@@ -30,7 +30,7 @@ POLARITIES = ("hole-white", "hole-black", "auto")
 def _png_params() -> list[int]:
     import cv2
 
-    return [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    return [cv2.IMWRITE_PNG_COMPRESSION, 6]  # level 9 is 4x slower for 25 % smaller files
 
 
 def encode_mask_png(mask: np.ndarray) -> bytes:
