@@ -1,10 +1,174 @@
-"""``benchmark`` command line. Its commands (run, score, leaderboard, export-inputs) land with the
-benchmark issue; until then the group only reports that."""
+"""``benchmark`` command line: run, score, export-inputs, leaderboard, models. Parses options, calls the library."""
 from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
 
 import click
 
+__all__ = ["main"]
 
-@click.group()
+
+class _OneLineErrors(click.Group):
+    """User errors (``ValueError``/``OSError`` from the library) become ``error: ...``, exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted: run the same command again to resume", err=True)
+            sys.exit(130)
+        except (ValueError, OSError) as exc:
+            if isinstance(exc, click.ClickException):
+                raise
+            click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_OneLineErrors)
 def main() -> None:
-    """Score inpainting models per hole-ratio bucket (not implemented yet: see the README's roadmap)."""
+    """Score inpainting models per hole-ratio bucket and publish a leaderboard."""
+
+
+def _data_options(function):
+    function = click.option("--per-cell", type=int, default=None, help="At most N masks per cell (quick runs).")(function)
+    function = click.option("--seed", default=0, show_default=True, help="Pairing seed.")(function)
+    function = click.option("--size", default=512, show_default=True, help="Evaluation size (square).")(function)
+    function = click.option("--images", required=True, type=click.Path(path_type=Path), help="Image folder (recursive).")(function)
+    function = click.option("--masks", required=True, type=click.Path(path_type=Path),
+                            help="Mask dataset (maskgen build / maskgen import).")(function)
+    return function
+
+
+def _prepare(masks: Path, images: Path, size: int, seed: int, per_cell: int | None):
+    from .runner import RunSettings, prepare
+
+    return prepare(RunSettings(masks=masks, images=images, size=size, seed=seed, per_cell=per_cell))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
+
+
+def _report(info: dict, out: Path) -> None:
+    counts = info["counts"]
+    overall = {}
+    import csv
+
+    with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["cell"] == "all":
+                overall = row
+    click.echo(f"{info['model']['name']}: {counts['ok']} pairs scored, {counts['failed']} failed -> {out}")
+    if overall:
+        click.echo(f"  L1 {overall['l1_mean']} %  L1(hole) {overall['l1_hole_mean']} %  PSNR {overall['psnr_mean']} dB"
+                   f"  SSIM {overall['ssim_mean']}  s/image {overall['seconds_mean']}")
+
+
+@main.command()
+@click.option("--model", "model_spec", default=None, help="Registered name, package.module:factory or file.py:Name.")
+@click.option("--model-cmd", default=None, help="External command with {input_dir} {mask_dir} {output_dir}.")
+@click.option("--name", default=None, help="Run name (folder under --out); default: the model's name.")
+@_data_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of runs.")
+@click.option("--timeout", type=float, default=None, help="Seconds per image before a call counts as failed.")
+@click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
+@click.option("--quiet", is_flag=True)
+def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: Path, images: Path, size: int,
+        seed: int, per_cell: int | None, out: Path, timeout: float | None, overwrite: bool, quiet: bool) -> None:
+    """Score a model on (image, mask) pairs per cell and write a run folder."""
+    from .runner import score_run
+
+    if (model_spec is None) == (model_cmd is None):
+        raise click.UsageError("give exactly one of --model and --model-cmd")
+    prepared = _prepare(masks, images, size, seed, per_cell)
+    if model_cmd is not None:
+        from .sources import CommandModel
+
+        command = CommandModel(model_cmd, timeout=timeout)
+        run_name = name or "command"
+        model = {"name": run_name, "kind": "command", "spec": model_cmd}
+        folder = out / _slug(run_name)
+        info = score_run(prepared, folder, None, model=model, overwrite=overwrite, progress=not quiet,
+                         batch_source=command)
+    else:
+        from .modelhost import ModelHost
+
+        with ModelHost(model_spec, timeout=timeout) as host:
+            run_name = name or host.name
+            model = {"name": run_name, "kind": "python", "spec": model_spec,
+                     "weights_sha256": _weights_sha(host.weights_path)}
+            folder = out / _slug(run_name)
+            info = score_run(prepared, folder, lambda pair, image, mask: host(image, mask), model=model,
+                             overwrite=overwrite, progress=not quiet)
+    _report(info, folder)
+
+
+def _weights_sha(path: str | None) -> str | None:
+    if not path:
+        return None
+    from maskgen.maskio import sha256_file
+
+    return sha256_file(path)
+
+
+@main.command()
+@click.option("--predictions", required=True, type=click.Path(path_type=Path), help="Folder of <pair_id>.png outputs.")
+@click.option("--name", required=True, help="Model name for the run and the leaderboard.")
+@_data_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True)
+@click.option("--quiet", is_flag=True)
+def score(predictions: Path, name: str, masks: Path, images: Path, size: int, seed: int, per_cell: int | None,
+          out: Path, overwrite: bool, quiet: bool) -> None:
+    """Score outputs made elsewhere (from 'benchmark export-inputs') as a run."""
+    from .runner import score_run
+    from .sources import PredictionsFolder
+
+    prepared = _prepare(masks, images, size, seed, per_cell)
+    source = PredictionsFolder(predictions)
+    folder = out / _slug(name)
+    info = score_run(prepared, folder, lambda pair, image, mask: source(pair, image, mask),
+                     model={"name": name, "kind": "predictions", "spec": str(predictions.resolve())},
+                     overwrite=overwrite, progress=not quiet)
+    _report(info, folder)
+
+
+@main.command(name="export-inputs")
+@_data_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def export_inputs_command(masks: Path, images: Path, size: int, seed: int, per_cell: int | None, out: Path) -> None:
+    """Write masked inputs, masks and pairs.csv for a model run elsewhere."""
+    from .sources import export_inputs
+
+    count = export_inputs(_prepare(masks, images, size, seed, per_cell), out)
+    click.echo(f"wrote {count} inputs to {out}/inputs and masks to {out}/masks; put outputs in a folder as "
+               "<pair_id>.png and run 'benchmark score --predictions FOLDER ...' with the same options")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="leaderboard.csv")
+@click.option("--rank-by", default="l1", show_default=True, help="Metric that orders the rows.")
+@click.option("--plot-metric", default="l1", show_default=True)
+def leaderboard(runs: tuple[Path, ...], output: Path, rank_by: str, plot_metric: str) -> None:
+    """Merge run folders into leaderboard.csv, leaderboard.md and leaderboard.png."""
+    from .leaderboard import collect_runs, write_leaderboard
+
+    written = write_leaderboard(collect_runs(list(runs)), output, rank_by=rank_by, plot_metric=plot_metric)
+    click.echo(written["md"].read_text(encoding="utf-8"), nl=False)
+    click.echo(f"wrote {written['csv']}, {written['md']}, {written['png']}")
+
+
+@main.command()
+def models() -> None:
+    """List the registered models (built-in and installed plug-ins)."""
+    from .inpainters import list_inpainters
+
+    for name in list_inpainters():
+        click.echo(name)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

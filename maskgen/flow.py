@@ -21,13 +21,12 @@ object with ``name`` and ``__call__(frame_a, frame_b) -> flow``; an optional
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
+
+from .plugins import entry_point_names, load_entry_point, load_object
 
 __all__ = [
     "FlowMethod",
@@ -70,9 +69,7 @@ def register_flow(name: str) -> Callable[[Callable[..., FlowMethod]], Callable[.
 
 def list_flows() -> list[str]:
     """Names of the registered flow methods and of installed ``maskgen.flows`` plug-ins, sorted."""
-    names = set(_FLOW_FACTORIES)
-    names.update(ep.name for ep in _entry_points())
-    return sorted(names)
+    return sorted(set(_FLOW_FACTORIES) | set(entry_point_names(ENTRY_POINT_GROUP)))
 
 
 def create_flow(spec: str, **options: Any) -> FlowMethod:
@@ -88,40 +85,13 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
     """
     if spec in _FLOW_FACTORIES:
         return _FLOW_FACTORIES[spec](**options)
-    for ep in _entry_points():
-        if ep.name == spec:
-            return ep.load()(**options)
-    if ":" in spec:
-        return _load_spec(spec)(**options)
-    raise ValueError(f"unknown flow method {spec!r}; choose one of {', '.join(list_flows())} "
-                     "or give 'package.module:factory' / 'file.py:factory'")
-
-
-def _entry_points() -> list[Any]:
-    from importlib.metadata import entry_points
-
-    return list(entry_points(group=ENTRY_POINT_GROUP))
-
-
-def _load_spec(spec: str) -> Callable[..., FlowMethod]:
-    target, _, attr = spec.rpartition(":")
-    try:
-        if target.endswith(".py"):
-            path = Path(target)
-            if not path.is_file():
-                raise ValueError(f"flow plug-in file {target!r} does not exist")
-            module_spec = importlib.util.spec_from_file_location(f"maskgen_flow_plugin_{path.stem}", path)
-            assert module_spec is not None and module_spec.loader is not None
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
-    except ImportError as exc:
-        raise ValueError(f"cannot import flow plug-in {spec!r}: {exc}") from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"flow plug-in {spec!r}: {target} has no attribute {attr!r}") from None
+    factory = load_entry_point(ENTRY_POINT_GROUP, spec)
+    if factory is None and ":" in spec:
+        factory = load_object(spec, what="flow plug-in")
+    if factory is None:
+        raise ValueError(f"unknown flow method {spec!r}; choose one of {', '.join(list_flows())} "
+                         "or give 'package.module:factory' / 'file.py:factory'")
+    return factory(**options)
 
 
 def forward_backward(method: FlowMethod, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

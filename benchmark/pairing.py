@@ -1,0 +1,81 @@
+"""Deterministic (image, mask) pairs for a benchmark run.
+
+Every test mask of the dataset (cells in NVIDIA order, manifest order inside a cell, at most ``per_cell``
+of each) is used once. Images are handed out in a seeded order: a permutation of all images, then a new
+permutation, and so on, so every image is used as evenly as possible. The pairs are recorded in
+``pairs.csv`` of every run, and their fingerprint in ``run.json``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maskgen.buckets import CELLS
+from maskgen.manifest import read_manifest
+
+__all__ = ["Pair", "make_pairs", "pairs_csv", "pairs_fingerprint", "load_mask_rows", "read_pairs"]
+
+PAIR_COLUMNS = ("pair_id", "cell", "mask", "mask_sha256", "image")
+
+
+@dataclass(frozen=True)
+class Pair:
+    pair_id: str
+    cell: str
+    mask: str  # path relative to the mask dataset
+    mask_sha256: str
+    image: str  # path relative to the image folder
+
+
+def load_mask_rows(dataset: str | Path, *, per_cell: int | None = None) -> list[dict[str, str]]:
+    """The dataset's binned test masks in cell order, at most ``per_cell`` of each cell."""
+    rows = [r for r in read_manifest(dataset) if r["split"] == "test" and r["cell"]]
+    order = {cell.name: cell.index for cell in CELLS}
+    rows.sort(key=lambda r: order[r["cell"]])  # stable: manifest order inside a cell
+    if per_cell is not None:
+        kept: dict[str, int] = {}
+        limited = []
+        for row in rows:
+            if kept.get(row["cell"], 0) < per_cell:
+                kept[row["cell"]] = kept.get(row["cell"], 0) + 1
+                limited.append(row)
+        rows = limited
+    if not rows:
+        raise ValueError(f"mask dataset {str(dataset)!r} has no binned test mask")
+    return rows
+
+
+def make_pairs(mask_rows: list[dict[str, str]], images: list[str], *, seed: int = 0) -> list[Pair]:
+    """One pair per mask row; images in seeded, repeated permutations (see the module doc)."""
+    if not images:
+        raise ValueError("no image to pair with the masks")
+    rng = np.random.default_rng([seed, 20180415])
+    order: list[int] = []
+    while len(order) < len(mask_rows):
+        order.extend(int(i) for i in rng.permutation(len(images)))
+    digits = max(5, len(str(len(mask_rows) - 1)))
+    return [Pair(f"{index:0{digits}d}", row["cell"], row["path"], row["sha256"], images[order[index]])
+            for index, row in enumerate(mask_rows)]
+
+
+def pairs_csv(pairs: list[Pair]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=PAIR_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for pair in pairs:
+        writer.writerow(asdict(pair))
+    return buffer.getvalue()
+
+
+def pairs_fingerprint(pairs: list[Pair]) -> str:
+    return hashlib.sha256(pairs_csv(pairs).encode()).hexdigest()
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [Pair(**row) for row in csv.DictReader(handle)]

@@ -1,0 +1,344 @@
+"""A benchmark run: pairs -> model outputs -> composite -> per-image metrics -> run folder.
+
+Run folder (``OUT``):
+
+* ``pairs.csv``: the (image, mask) pairs, in order;
+* ``per_image.csv``: one row per pair (:data:`PER_IMAGE_COLUMNS`), ``status`` ``ok`` or ``failed`` with the
+  reason in ``error``;
+* ``summary.csv``: per cell and overall: mean and std of each metric, count, failures;
+* ``run.json``: model, weights sha256, dataset / image-set / pairs fingerprints, protocol (evaluation size,
+  preprocessing, composite, input), versions, hardware, date;
+* ``samples/grid_<cell>.png``: input, output (composite) and ground truth of the first pairs of each cell.
+
+Rows are appended to ``per_image.partial.csv`` as pairs finish (flushed each row), so an interrupted run
+started again with the same settings skips the pairs already scored; ``per_image.csv`` is written when all
+pairs are done.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from maskgen.buckets import CELLS
+from maskgen.manifest import read_dataset_json
+from maskgen.maskio import atomic_write_bytes, atomic_write_text, read_mask, sha256_file
+
+from .images import PREPROCESSING, discover_images, image_set_fingerprint, load_image, preprocess
+from .metrics import METRIC_NAMES, image_metrics
+from .pairing import Pair, load_mask_rows, make_pairs, pairs_csv, pairs_fingerprint
+
+__all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
+           "OutputSource"]
+
+PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *METRIC_NAMES, "seconds")
+PROTOCOL = {
+    "input": "hole pixels set to 0; mask bool, True = hole",
+    "composite": "model output in the holes, original pixels elsewhere",
+    "metrics": "l1 %: MAE/255*100; l1_hole: over hole pixels; psnr: data range 255; ssim: Gaussian sigma 1.5, "
+               "11 taps, population covariance, RGB mean (= skimage gaussian_weights=True)",
+    "version": 1,
+}
+SAMPLES_PER_CELL = 4
+
+# returns (output, seconds) or raises ModelFailure-like exceptions carrying the reason
+OutputSource = Callable[[Pair, np.ndarray, np.ndarray], tuple[object, float]]
+
+
+class RunError(ValueError):
+    """Bad run input or a run folder holding another run."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    masks: Path
+    images: Path
+    size: int = 512
+    seed: int = 0
+    per_cell: int | None = None
+
+
+@dataclass
+class Prepared:
+    settings: RunSettings
+    pairs: list[Pair]
+    dataset_fingerprint: str
+    image_fingerprint: str
+    image_count: int
+    protocol_key: str = ""
+    _cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def image(self, relative: str) -> np.ndarray:
+        """The preprocessed ground-truth image (small LRU cache: images repeat)."""
+        if relative not in self._cache:
+            if len(self._cache) > 64:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[relative] = preprocess(load_image(self.settings.images / relative), self.settings.size)
+        return self._cache[relative]
+
+    def mask(self, pair: Pair) -> np.ndarray:
+        mask = read_mask(self.settings.masks / pair.mask)
+        if mask.shape != (self.settings.size, self.settings.size):
+            raise RunError(f"mask {pair.mask} is {mask.shape[1]}x{mask.shape[0]} but the evaluation size is "
+                           f"{self.settings.size}: use --size {mask.shape[0]} or masks of that size")
+        return mask
+
+
+def prepare(settings: RunSettings) -> Prepared:
+    """Load the mask rows and the image list, make the pairs, compute the fingerprints."""
+    if settings.size < 16:
+        raise RunError(f"evaluation size must be at least 16, got {settings.size}")
+    try:
+        rows = load_mask_rows(settings.masks, per_cell=settings.per_cell)
+        images = discover_images(settings.images)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    info = read_dataset_json(settings.masks) or {}
+    dataset_fingerprint = str(info.get("fingerprint") or sha256_file(settings.masks / "manifest.csv"))
+    pairs = make_pairs(rows, images, seed=settings.seed)
+    prepared = Prepared(settings, pairs, dataset_fingerprint, image_set_fingerprint(settings.images, images),
+                        len(images))
+    prepared.protocol_key = hashlib.sha256(json.dumps({
+        "dataset": dataset_fingerprint, "images": prepared.image_fingerprint, "pairs": pairs_fingerprint(pairs),
+        "size": settings.size, "preprocessing": PREPROCESSING, "protocol": PROTOCOL,
+    }, sort_keys=True).encode()).hexdigest()
+    return prepared
+
+
+def masked_input(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The model's input: the image with hole pixels set to 0."""
+    result = image.copy()
+    result[mask] = 0
+    return result
+
+
+def check_output(output: object, shape: tuple[int, ...]) -> np.ndarray:
+    """The output as a uint8 array of ``shape``, or ValueError saying what is wrong with it."""
+    if not isinstance(output, np.ndarray):
+        raise ValueError(f"output is {type(output).__name__}, expected a numpy uint8 array")
+    if output.dtype != np.uint8:
+        extra = " with NaN values" if np.issubdtype(output.dtype, np.floating) and np.isnan(output).any() else ""
+        raise ValueError(f"output dtype {output.dtype}{extra}, expected uint8")
+    if output.shape != shape:
+        raise ValueError(f"output shape {output.shape}, expected {shape}")
+    return output
+
+
+def _format(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return "inf" if math.isinf(value) else f"{value:.6f}"
+    return str(value)
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+
+    import maskgen
+
+    from . import __version__
+
+    return {"benchmark": __version__, "maskgen": maskgen.__version__, "python": sys.version.split()[0],
+            "numpy": np.__version__, "opencv": cv2.__version__}
+
+
+def _hardware() -> dict[str, object]:
+    hardware: dict[str, object] = {"machine": platform.machine(), "processor": platform.processor(),
+                                   "cpus": os.cpu_count(), "system": platform.platform()}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        hardware["gpu"] = torch.cuda.get_device_name(0)
+    return hardware
+
+
+def _read_partial(path: Path) -> dict[str, dict[str, str]]:
+    if not path.is_file():
+        return {}
+    done: dict[str, dict[str, str]] = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        text = handle.read()
+    if text and not text.endswith("\n"):  # a line cut by a kill: drop it
+        text = text[: text.rfind("\n") + 1]
+    for row in csv.DictReader(io.StringIO(text)):
+        if row.get("seconds") is not None and row["pair_id"]:
+            done[row["pair_id"]] = row
+    return done
+
+
+def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dict[str, object],
+              overwrite: bool = False, progress: bool = False,
+              batch_source: Callable[[list[tuple[Pair, np.ndarray, np.ndarray]]], dict[str, tuple[object, float]]] | None = None
+              ) -> dict[str, object]:
+    """Score every pending pair with ``source`` and write the run folder; returns ``run.json``'s content.
+
+    Args:
+        source: called per pair with (pair, masked input, mask); returns (output, seconds) or raises an
+            exception whose message is the failure reason.
+        model: what ``run.json`` records about the model (``spec``, ``kind``, ...).
+        batch_source: instead of ``source``, called once with all pending (pair, input, mask) and returns
+            ``{pair_id: (output or exception, seconds)}`` (external commands).
+    """
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "run.partial.json"
+    partial_path = out / "per_image.partial.csv"
+    state = {"protocol_key": prepared.protocol_key, "model": model}
+    previous_state = json.loads(state_path.read_text()) if state_path.is_file() else None
+    finished = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else None
+    if finished is not None and not overwrite:
+        if finished.get("protocol_key") == prepared.protocol_key and finished.get("model") == model:
+            return finished
+        raise RunError(f"{str(out)!r} holds another finished run; use --overwrite or another --out/--name")
+    if previous_state is not None and previous_state != state and not overwrite:
+        raise RunError(f"{str(out)!r} holds an unfinished run with other settings; use --overwrite")
+    if overwrite or previous_state != state:
+        for name in ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json"):
+            (out / name).unlink(missing_ok=True)
+    atomic_write_text(state_path, json.dumps(state, indent=2))
+    atomic_write_text(out / "pairs.csv", pairs_csv(prepared.pairs))
+    done = _read_partial(partial_path)
+    pending = [pair for pair in prepared.pairs if pair.pair_id not in done]
+    new_file = not partial_path.is_file() or partial_path.stat().st_size == 0
+    samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    sample_ids = _sample_ids(prepared.pairs)
+    bar = tqdm(total=len(prepared.pairs), initial=len(done), desc="pairs", unit="pair", disable=not progress,
+               file=sys.stderr)
+    with open(partial_path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        batch_results = None
+        if batch_source is not None and pending:
+            requests = []
+            for p in pending:
+                pair_mask = prepared.mask(p)
+                requests.append((p, masked_input(prepared.image(p.image), pair_mask), pair_mask))
+            batch_results = batch_source(requests)
+        for pair in pending:
+            image = prepared.image(pair.image)
+            mask = prepared.mask(pair)
+            model_input = masked_input(image, mask)
+            row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image,
+                                      "mask": pair.mask, "hole_ratio": float(mask.mean())}
+            try:
+                if batch_results is not None:
+                    output, seconds = batch_results[pair.pair_id]
+                    if isinstance(output, BaseException):
+                        raise output
+                else:
+                    output, seconds = source(pair, model_input, mask)
+                checked = check_output(output, image.shape)
+                composite = np.where(mask[..., None], checked, image)
+                row.update(image_metrics(image, composite, mask))
+                row.update(status="ok", error="", seconds=seconds)
+                if pair.pair_id in sample_ids:
+                    samples.setdefault(pair.cell, []).append((model_input, mask, composite, image))
+            except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
+                row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                           seconds=None)
+            writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
+            handle.flush()
+            bar.update(1)
+    bar.close()
+    rows = _read_partial(partial_path)
+    ordered = [rows[p.pair_id] for p in prepared.pairs]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(ordered)
+    atomic_write_text(out / "per_image.csv", buffer.getvalue())
+    summary = summarise(ordered)
+    atomic_write_text(out / "summary.csv", summary_csv(summary))
+    _write_samples(out, samples)
+    info: dict[str, object] = {
+        "format": "benchmark-run/1",
+        "protocol_key": prepared.protocol_key,
+        "model": model,
+        "dataset": {"path": str(prepared.settings.masks.resolve()), "fingerprint": prepared.dataset_fingerprint},
+        "images": {"path": str(prepared.settings.images.resolve()), "fingerprint": prepared.image_fingerprint,
+                   "count": prepared.image_count},
+        "pairs": {"count": len(prepared.pairs), "fingerprint": pairs_fingerprint(prepared.pairs),
+                  "seed": prepared.settings.seed, "per_cell": prepared.settings.per_cell},
+        "protocol": {**PROTOCOL, "size": prepared.settings.size, "preprocessing": PREPROCESSING},
+        "counts": {"pairs": len(ordered), "ok": sum(r["status"] == "ok" for r in ordered),
+                   "failed": sum(r["status"] == "failed" for r in ordered)},
+        "versions": _versions(),
+        "hardware": _hardware(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_text(out / "run.json", json.dumps(info, indent=2) + "\n")
+    partial_path.unlink(missing_ok=True)
+    state_path.unlink(missing_ok=True)
+    return info
+
+
+def summarise(rows: Iterable[dict[str, str]]) -> list[dict[str, object]]:
+    """Per cell (NVIDIA order) and ``all``: count, failures, mean and std of each metric over ok pairs."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(row["cell"], []).append(row)
+        groups.setdefault("all", []).append(row)
+    result = []
+    for name in [cell.name for cell in CELLS] + ["all"]:
+        members = groups.get(name, [])
+        if not members:
+            continue
+        ok = [r for r in members if r["status"] == "ok"]
+        entry: dict[str, object] = {"cell": name, "count": len(members), "failures": len(members) - len(ok)}
+        for metric in (*METRIC_NAMES, "seconds"):
+            values = np.array([float(r[metric]) for r in ok if r[metric] not in ("", "inf")], dtype=np.float64)
+            entry[f"{metric}_mean"] = float(values.mean()) if values.size else float("nan")
+            entry[f"{metric}_std"] = float(values.std()) if values.size else float("nan")
+        result.append(entry)
+    return result
+
+
+def summary_csv(summary: list[dict[str, object]]) -> str:
+    if not summary:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(summary[0]), lineterminator="\n")
+    writer.writeheader()
+    for entry in summary:
+        writer.writerow({k: _format(v) for k, v in entry.items()})
+    return buffer.getvalue()
+
+
+def _sample_ids(pairs: list[Pair]) -> set[str]:
+    chosen: dict[str, list[str]] = {}
+    for pair in pairs:
+        if len(chosen.setdefault(pair.cell, [])) < SAMPLES_PER_CELL:
+            chosen[pair.cell].append(pair.pair_id)
+    return {pair_id for ids in chosen.values() for pair_id in ids}
+
+
+def _write_samples(out: Path, samples: dict[str, list[tuple[np.ndarray, ...]]]) -> None:
+    """``samples/grid_<cell>.png``: rows of (input with white holes, output, ground truth), 256 px tiles."""
+    import cv2
+
+    for cell_name, triples in samples.items():
+        tiles = []
+        for model_input, mask, composite, truth in triples:
+            shown = model_input.copy()
+            shown[mask] = 255
+            row = [cv2.resize(t, (256, 256), interpolation=cv2.INTER_AREA) for t in (shown, composite, truth)]
+            tiles.append(np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=128) for t in row]))
+        grid = np.vstack(tiles)
+        ok, data = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        if ok:
+            atomic_write_bytes(out / "samples" / f"grid_{cell_name}.png", data.tobytes())

@@ -1,0 +1,116 @@
+"""Where a run's outputs come from, besides a Python model: an external command, or a predictions folder.
+
+* ``--model-cmd "python infer.py {input_dir} {mask_dir} {output_dir}"``: the harness writes every pending
+  pair's masked input to ``{input_dir}/<pair_id>.png`` (RGB, holes 0) and its mask to
+  ``{mask_dir}/<pair_id>.png`` (255 = hole), runs the command once, then reads
+  ``{output_dir}/<pair_id>.png``. For a model that lives in its own environment.
+* ``benchmark score --predictions DIR``: ``DIR/<pair_id>.png`` made elsewhere from the inputs that
+  ``benchmark export-inputs`` wrote.
+"""
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from maskgen.maskio import atomic_write_bytes, write_mask
+
+from .images import load_image
+from .pairing import Pair, pairs_csv
+
+__all__ = ["CommandModel", "PredictionsFolder", "export_inputs", "write_rgb_png"]
+
+PLACEHOLDERS = ("{input_dir}", "{mask_dir}", "{output_dir}")
+
+
+def write_rgb_png(path: Path, image: np.ndarray) -> None:
+    import cv2
+
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:  # pragma: no cover
+        raise RuntimeError(f"cannot encode {path}")
+    atomic_write_bytes(path, data.tobytes())
+
+
+class CommandModel:
+    """A model run as one external command over folders (see the module doc)."""
+
+    def __init__(self, template: str, *, timeout: float | None = None, work_dir: Path | None = None) -> None:
+        missing = [p for p in PLACEHOLDERS if p not in template]
+        if missing:
+            raise ValueError(f"--model-cmd must contain {', '.join(PLACEHOLDERS)}; missing {', '.join(missing)}")
+        self.template = template
+        self.timeout = timeout
+        self.work_dir = work_dir
+
+    def __call__(self, requests: list[tuple[Pair, np.ndarray, np.ndarray]]) -> dict[str, tuple[object, float]]:
+        root = Path(tempfile.mkdtemp(prefix="benchmark_cmd_", dir=self.work_dir))
+        try:
+            folders = {name: root / name for name in ("inputs", "masks", "outputs")}
+            for folder in folders.values():
+                folder.mkdir()
+            for pair, model_input, mask in requests:
+                write_rgb_png(folders["inputs"] / f"{pair.pair_id}.png", model_input)
+                write_mask(folders["masks"] / f"{pair.pair_id}.png", mask)
+            command = [token.replace("{input_dir}", str(folders["inputs"])).replace("{mask_dir}", str(folders["masks"]))
+                       .replace("{output_dir}", str(folders["outputs"])) for token in shlex.split(self.template)]
+            limit = None if self.timeout is None else self.timeout * max(1, len(requests))
+            started = time.perf_counter()
+            failure: Exception | None = None
+            try:
+                finished = subprocess.run(command, capture_output=True, text=True, timeout=limit)
+                if finished.returncode != 0:
+                    last = (finished.stderr.strip().splitlines() or [""])[-1]
+                    failure = RuntimeError(f"command exited with status {finished.returncode}: {last}")
+            except subprocess.TimeoutExpired:
+                failure = TimeoutError(f"timeout: command did not finish within {limit:g} s")
+            except OSError as exc:
+                failure = RuntimeError(f"cannot run command: {exc}")
+            seconds = (time.perf_counter() - started) / max(1, len(requests))
+            results: dict[str, tuple[object, float]] = {}
+            for pair, _, _ in requests:
+                path = folders["outputs"] / f"{pair.pair_id}.png"
+                if path.is_file():
+                    try:
+                        results[pair.pair_id] = (load_image(path), seconds)
+                        continue
+                    except ValueError as exc:
+                        results[pair.pair_id] = (exc, seconds)
+                        continue
+                results[pair.pair_id] = (failure or FileNotFoundError(f"the command wrote no {path.name}"), seconds)
+            return results
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+class PredictionsFolder:
+    """Outputs made elsewhere: ``folder/<pair_id>.png`` (any image format that OpenCV reads)."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise ValueError(f"predictions folder {str(folder)!r} does not exist")
+        self.folder = folder
+
+    def __call__(self, pair: Pair, model_input: np.ndarray, mask: np.ndarray) -> tuple[object, float]:
+        for suffix in (".png", ".jpg", ".jpeg", ".webp"):
+            path = self.folder / f"{pair.pair_id}{suffix}"
+            if path.is_file():
+                return load_image(path), float("nan")
+        raise FileNotFoundError(f"no prediction {pair.pair_id}.png in {self.folder}")
+
+
+def export_inputs(prepared, out: Path) -> int:
+    """Write ``inputs/<pair_id>.png``, ``masks/<pair_id>.png`` and ``pairs.csv`` for a model run elsewhere."""
+    from .runner import masked_input
+
+    for pair in prepared.pairs:
+        mask = prepared.mask(pair)
+        write_rgb_png(out / "inputs" / f"{pair.pair_id}.png", masked_input(prepared.image(pair.image), mask))
+        write_mask(out / "masks" / f"{pair.pair_id}.png", mask)
+    atomic_write_bytes(out / "pairs.csv", pairs_csv(prepared.pairs).encode())
+    return len(prepared.pairs)

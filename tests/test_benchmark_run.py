@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bench_helpers import MEAN_FILL_COMMAND, MISBEHAVING_MODELS, make_images, make_mask_dataset
+from benchmark.cli import main
+from benchmark.inpainters import create_inpainter, list_inpainters, register_inpainter
+from benchmark.leaderboard import LeaderboardError, collect_runs, write_leaderboard
+from benchmark.pairing import load_mask_rows, make_pairs
+from benchmark.runner import RunSettings, prepare, score_run
+from maskgen.buckets import CELLS
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bench")
+    return {"masks": make_mask_dataset(root, per_cell=2), "images": make_images(root)}
+
+
+def _per_image(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "per_image.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _run(args: list[str]) -> object:
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return result
+
+
+def _common(data: dict[str, Path], out: Path, per_cell: int = 1) -> list[str]:
+    return ["--masks", str(data["masks"]), "--images", str(data["images"]), "--out", str(out),
+            "--per-cell", str(per_cell), "--quiet"]
+
+
+def test_pairing_is_deterministic_and_uses_each_mask_once(data: dict[str, Path]) -> None:
+    rows = load_mask_rows(data["masks"])
+    images = ["a.png", "b.png", "c.png"]
+    first = make_pairs(rows, images, seed=3)
+    assert first == make_pairs(rows, images, seed=3)
+    assert first != make_pairs(rows, images, seed=4)
+    assert sorted(p.mask for p in first) == sorted(r["path"] for r in rows)
+    counts = [sum(p.image == name for p in first) for name in images]
+    assert max(counts) - min(counts) <= 1  # 24 masks over 3 images: 8 each
+    assert [p.cell for p in first[:4]] == ["01-10_B", "01-10_B", "01-10_N", "01-10_N"]
+
+
+def test_builtin_models_are_registered() -> None:
+    assert {"opencv-telea", "opencv-ns", "opencv-shiftmap", "biharmonic", "mean-fill"} <= set(list_inpainters())
+    with pytest.raises(ValueError, match="already registered"):
+        register_inpainter("mean-fill")(lambda: None)
+    with pytest.raises(ValueError, match="unknown model 'nosuch'"):
+        create_inpainter("nosuch")
+
+
+def test_run_builtin_model_writes_a_complete_run_folder(data: dict[str, Path], tmp_path: Path) -> None:
+    result = _run(["run", "--model", "mean-fill", *_common(data, tmp_path)])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "mean-fill"
+    rows = _per_image(folder)
+    assert len(rows) == 12 and {r["status"] for r in rows} == {"ok"}
+    info = json.loads((folder / "run.json").read_text())
+    assert info["counts"] == {"pairs": 12, "ok": 12, "failed": 0}
+    assert info["protocol"]["size"] == 512 and "composite" in info["protocol"]
+    assert len(list((folder / "samples").glob("grid_*.png"))) == 12
+    with open(folder / "summary.csv", newline="") as handle:
+        summary = {row["cell"]: row for row in csv.DictReader(handle)}
+    assert set(summary) == {cell.name for cell in CELLS} | {"all"}
+    # mean-fill on bigger holes is worse: L1 grows with the bin
+    assert float(summary["50-60_B"]["l1_mean"]) > float(summary["01-10_B"]["l1_mean"])
+    again = _run(["run", "--model", "mean-fill", *_common(data, tmp_path)])
+    assert again.exit_code == 0 and _per_image(folder) == rows
+
+
+def test_plugins_from_file_module_and_command_agree(data: dict[str, Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "my_models.py").write_text(MISBEHAVING_MODELS)
+    (plugins / "mean_fill_cmd.py").write_text(MEAN_FILL_COMMAND)
+    monkeypatch.setenv("PYTHONPATH", str(plugins))
+    monkeypatch.syspath_prepend(str(plugins))
+    by_file = _run(["run", "--model", f"{plugins / 'my_models.py'}:Grey", "--name", "grey-file", *_common(data, tmp_path)])
+    by_module = _run(["run", "--model", "my_models:Grey", "--name", "grey-module", *_common(data, tmp_path)])
+    assert by_file.exit_code == 0 and by_module.exit_code == 0, by_file.output + by_module.output
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(_per_image(tmp_path / "grey-file")) == strip(_per_image(tmp_path / "grey-module"))
+    command = f"{sys.executable} {plugins / 'mean_fill_cmd.py'} {{input_dir}} {{mask_dir}} {{output_dir}}"
+    by_command = _run(["run", "--model-cmd", command, "--name", "mean-cmd", *_common(data, tmp_path)])
+    assert by_command.exit_code == 0, by_command.output
+    in_process = _run(["run", "--model", "mean-fill", *_common(data, tmp_path)])
+    assert in_process.exit_code == 0
+    command_rows, python_rows = _per_image(tmp_path / "mean-cmd"), _per_image(tmp_path / "mean-fill")
+    for first, second in zip(command_rows, python_rows):
+        assert first["status"] == "ok"
+        # cv2's BGR mean equals the RGB mean per channel: identical outputs, identical metrics
+        assert {k: first[k] for k in ("l1", "psnr", "ssim")} == {k: second[k] for k in ("l1", "psnr", "ssim")}
+
+
+def test_predictions_folder_scores_like_the_model(data: dict[str, Path], tmp_path: Path) -> None:
+    from benchmark.images import load_image
+    from benchmark.inpainters import MeanFill
+    from benchmark.sources import write_rgb_png
+    from maskgen.maskio import read_mask
+
+    exported = _run(["export-inputs", "--masks", str(data["masks"]), "--images", str(data["images"]),
+                     "--out", str(tmp_path / "inputs"), "--per-cell", "1"])
+    assert exported.exit_code == 0, exported.output
+    predictions = tmp_path / "predictions"
+    model = MeanFill()
+    for path in sorted((tmp_path / "inputs" / "inputs").glob("*.png")):
+        mask = read_mask(tmp_path / "inputs" / "masks" / path.name)
+        write_rgb_png(predictions / path.name, model(load_image(path), mask))
+    scored = _run(["score", "--predictions", str(predictions), "--name", "mean-fill-elsewhere", *_common(data, tmp_path)])
+    direct = _run(["run", "--model", "mean-fill", *_common(data, tmp_path)])
+    assert scored.exit_code == 0 and direct.exit_code == 0, scored.output
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(_per_image(tmp_path / "mean-fill-elsewhere")) == strip(_per_image(tmp_path / "mean-fill"))
+
+
+@pytest.mark.parametrize(("model", "expected_error", "failures"), [
+    ("WrongShape", "output shape (100, 512, 3), expected (512, 512, 3)", 12),
+    ("NaNFloat", "output dtype float64 with NaN values, expected uint8", 12),
+    ("RaisesOnLargeHoles", "model raised RuntimeError: out of memory (simulated)", 6),
+    ("HangsOnLargeHoles", "timeout: no answer within 3 s", 2),
+    ("DiesOnLargeHoles", "model process died (exit code 3)", 2),
+])
+def test_misbehaving_models_fail_per_pair_and_the_run_goes_on(data: dict[str, Path], tmp_path: Path,
+                                                               model: str, expected_error: str, failures: int) -> None:
+    plugin = tmp_path / "bad_models.py"
+    plugin.write_text(MISBEHAVING_MODELS)
+    result = _run(["run", "--model", f"{plugin}:{model}", "--name", model, "--timeout", "3", *_common(data, tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = _per_image(tmp_path / model)
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == failures and {r["error"] for r in failed} == {expected_error}
+    assert len(rows) == 12
+    info = json.loads((tmp_path / model / "run.json").read_text())
+    assert info["counts"]["failed"] == failures
+
+
+def test_interrupted_run_resumes(data: dict[str, Path], tmp_path: Path) -> None:
+    prepared = prepare(RunSettings(masks=data["masks"], images=data["images"], per_cell=1))
+    calls = {"n": 0}
+
+    def flaky(pair, image, mask):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return np.full_like(image, 100), 0.5
+
+    model = {"name": "flat", "kind": "python", "spec": "test"}
+    with pytest.raises(KeyboardInterrupt):
+        score_run(prepared, tmp_path / "flat", flaky, model=model)
+    assert not (tmp_path / "flat" / "per_image.csv").exists()
+    calls["n"] = 100
+    score_run(prepared, tmp_path / "flat", flaky, model=model)
+    assert calls["n"] == 100 + 8  # only the 8 pairs not scored before
+    score_run(prepared, tmp_path / "whole", lambda pair, image, mask: (np.full_like(image, 100), 0.5), model=model)
+    assert (tmp_path / "flat" / "per_image.csv").read_bytes() == (tmp_path / "whole" / "per_image.csv").read_bytes()
+
+
+def test_leaderboard_merges_and_refuses(data: dict[str, Path], tmp_path: Path) -> None:
+    for model in ("mean-fill", "opencv-telea"):
+        assert _run(["run", "--model", model, *_common(data, tmp_path / "runs")]).exit_code == 0
+    result = _run(["leaderboard", str(tmp_path / "runs"), "-o", str(tmp_path / "leaderboard.csv")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "leaderboard.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["model"] for r in rows) == ["mean-fill", "opencv-telea"]
+    assert float(rows[0]["l1"]) <= float(rows[1]["l1"])  # ranked by L1, lower first
+    assert "l1@50-60_N" in rows[0] and rows[0]["pairs"] == "12"
+    assert (tmp_path / "leaderboard.md").is_file() and (tmp_path / "leaderboard.png").is_file()
+    assert _run(["run", "--model", "mean-fill", *_common(data, tmp_path / "other", per_cell=2)]).exit_code == 0
+    with pytest.raises(LeaderboardError, match="differ in pairs"):
+        collect_runs([tmp_path / "runs", tmp_path / "other"])
+    refused = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "runs"), str(tmp_path / "other"),
+                                        "-o", str(tmp_path / "x.csv")])
+    assert refused.exit_code == 1 and refused.output.startswith("error: runs ")
+
+
+def test_cli_errors_are_one_line(data: dict[str, Path], tmp_path: Path) -> None:
+    missing = CliRunner().invoke(main, ["run", "--model", "mean-fill", "--masks", str(tmp_path / "none"),
+                                        "--images", str(data["images"]), "--out", str(tmp_path)])
+    assert missing.exit_code == 1 and len(missing.output.strip().splitlines()) == 1
+    assert "no manifest.csv" in missing.output
+    unknown = CliRunner().invoke(main, ["run", "--model", "nosuch", *_common(data, tmp_path)])
+    assert unknown.exit_code == 1 and "unknown model 'nosuch'" in unknown.output
+    both = CliRunner().invoke(main, ["run", *_common(data, tmp_path)])
+    assert both.exit_code == 2 and "exactly one of --model and --model-cmd" in both.output

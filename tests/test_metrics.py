@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio as sk_psnr
+from skimage.metrics import structural_similarity as sk_ssim
+
+from benchmark.metrics import (
+    MetricSet, image_metrics, l1_hole_percent, l1_percent, peak_signal_noise_ratio, structural_similarity,
+)
+
+
+def _pair(seed: int, shape=(96, 128, 3), noise: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 256, shape, dtype=np.uint8)
+    test = np.clip(truth.astype(int) + rng.integers(-noise, noise + 1, shape), 0, 255).astype(np.uint8)
+    return truth, test
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("shape", [(96, 128, 3), (64, 64), (11, 40, 3)])
+def test_ssim_equals_scikit_image(seed: int, shape) -> None:
+    truth, test = _pair(seed, shape)
+    reference = sk_ssim(truth, test, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
+                        channel_axis=-1 if len(shape) == 3 else None)
+    assert structural_similarity(truth, test) == pytest.approx(reference, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_psnr_equals_scikit_image(seed: int) -> None:
+    truth, test = _pair(seed)
+    assert peak_signal_noise_ratio(truth, test) == pytest.approx(sk_psnr(truth, test, data_range=255), abs=1e-9)
+
+
+def test_l1_values() -> None:
+    truth = np.zeros((4, 4, 3), dtype=np.uint8)
+    test = truth.copy()
+    test[0, 0] = 255  # 3 channel values off by 255 out of 48
+    assert l1_percent(truth, test) == pytest.approx(3 * 255 / 48 / 255 * 100)
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[0, :2] = True
+    assert l1_hole_percent(truth, test, mask) == pytest.approx(3 * 255 / 6 / 255 * 100)
+    assert math.isnan(l1_hole_percent(truth, test, np.zeros((4, 4), dtype=bool)))
+
+
+def test_identical_images() -> None:
+    truth, _ = _pair(0)
+    values = image_metrics(truth, truth, np.ones(truth.shape[:2], dtype=bool))
+    assert values["l1"] == 0 and values["l1_hole"] == 0 and math.isinf(values["psnr"])
+    assert values["ssim"] == pytest.approx(1.0)
+
+
+def test_input_checks() -> None:
+    truth, test = _pair(0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        l1_percent(truth, test[:10])
+    with pytest.raises(ValueError, match="uint8"):
+        peak_signal_noise_ratio(truth.astype(float), test.astype(float))
+    with pytest.raises(ValueError, match="at least 11"):
+        structural_similarity(truth[:8, :8], test[:8, :8])
+
+
+def test_metric_set_running_means_and_reset() -> None:
+    metrics = MetricSet()
+    mask = np.ones((96, 128), dtype=bool)
+    first = metrics.update(*_pair(0), mask)
+    second = metrics.update(*_pair(1, noise=5), mask)
+    metrics.update(*(2 * (_pair(2)[0],)), mask)  # identical: PSNR inf is counted apart
+    result = metrics.compute()
+    assert result["psnr"] == pytest.approx((first["psnr"] + second["psnr"]) / 2)
+    assert result["l1"] == pytest.approx((first["l1"] + second["l1"] + 0.0) / 3)
+    assert metrics.psnr_infinite == 1
+    metrics.reset()
+    assert math.isnan(metrics.compute()["l1"])
