@@ -432,9 +432,12 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         for key, target in targets.items():
             if exhausted[key]:
                 continue
+            # a later round tries at least a chunk's worth of slots (not just the few missing), so that
+            # one unlucky slot does not end the cell; surplus masks are dropped below, by slot order
             deficit = target - made[key]
             start = next_slot[key]
-            stop = min(start + deficit, target * options.max_slot_factor)
+            size = deficit if start == 0 else max(deficit, min(CHUNK_SIZE, target))
+            stop = min(start + size, target * options.max_slot_factor)
             for first in range(start, stop, CHUNK_SIZE):
                 round_chunks.append(Chunk(key[0], key[1], first, min(first + CHUNK_SIZE, stop)))
             next_slot[key] = stop
@@ -455,8 +458,8 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
             bar.update(len(result["rows"]))  # type: ignore[arg-type]
         before = dict(made)
         for key in targets:
-            made[key] = sum(len(r["rows"]) for c, r in chunk_results.items()  # type: ignore[arg-type]
-                            if (c.split, c.cell) == key)
+            made[key] = min(targets[key], sum(len(r["rows"]) for c, r in chunk_results.items()  # type: ignore[arg-type]
+                                              if (c.split, c.cell) == key))
             if made[key] >= targets[key] or made[key] == before[key] \
                     or next_slot[key] >= targets[key] * options.max_slot_factor:
                 exhausted[key] = True
@@ -467,7 +470,16 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     order = {cell.name: cell.index for cell in CELLS}
     ordered = sorted(chunk_results.items(), key=lambda item: (SPLIT_CODES[item[0].split],
                                                               order.get(item[0].cell, 99), item[0].start))
-    rows: list[dict[str, object]] = [row for _, result in ordered for row in result["rows"]]  # type: ignore[union-attr]
+    rows: list[dict[str, object]] = []
+    kept: Counter[tuple[str, str]] = Counter()
+    for chunk, result in ordered:
+        key = (chunk.split, chunk.cell)
+        for row in result["rows"]:  # type: ignore[union-attr]
+            if kept[key] < targets[key]:
+                rows.append(row)
+                kept[key] += 1
+            else:  # surplus of a last round
+                (out / str(row["path"])).unlink(missing_ok=True)
     fingerprint = write_manifest(out, rows)
     failures: dict[tuple[str, str], Counter[str]] = {key: Counter() for key in targets}
     for chunk, result in chunk_results.items():
