@@ -7,6 +7,8 @@ DEMO_OUT ?= demo_out
 
 install: .installed
 .installed: setup.cfg pyproject.toml
+	# the CPU build of torch first, pinned: an unpinned torch pulls several GB of CUDA packages
+	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[test,demo]"
 	touch .installed
 

@@ -41,6 +41,30 @@ def _data_options(function):
     return function
 
 
+def _set_metric_options(function):
+    function = click.option("--device", default=None, help="torch device for the metric networks (default: cuda if available).")(function)
+    function = click.option("--download-weights", is_flag=True,
+                            help="Fetch missing metric-network weights through torch.hub (needs network).")(function)
+    function = click.option("--fid-weights", default=None, help="pt_inception-2015-12-05-6726825d.pth (pytorch-fid).")(function)
+    function = click.option("--lpips-weights", default=None, help="LPIPS v0.1 vgg.pth (lpips package).")(function)
+    function = click.option("--vgg-weights", default=None, help="torchvision vgg16-397923af.pth.")(function)
+    function = click.option("--set-metrics/--no-set-metrics", default=True, show_default=True,
+                            help="LPIPS and FID per cell, where their weights are found (else omitted with the reason).")(function)
+    return function
+
+
+def _load_set_metrics(enabled: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
+                      download_weights: bool, device: str | None):
+    from .setmetrics import SetMetricOptions, SetMetrics
+
+    metrics = SetMetrics(SetMetricOptions(enabled=enabled, vgg_weights=vgg_weights, lpips_weights=lpips_weights,
+                                          fid_weights=fid_weights, download=download_weights, device=device))
+    for name, reason in metrics.omitted.items():
+        if enabled:
+            click.echo(f"note: {name.upper()} omitted: {reason}", err=True)
+    return metrics
+
+
 def _prepare(masks: Path, images: Path, size: int, seed: int, per_cell: int | None):
     from .runner import RunSettings, prepare
 
@@ -63,7 +87,8 @@ def _report(info: dict, out: Path) -> None:
     click.echo(f"{info['model']['name']}: {counts['ok']} pairs scored, {counts['failed']} failed -> {out}")
     if overall:
         click.echo(f"  L1 {overall['l1_mean']} %  L1(hole) {overall['l1_hole_mean']} %  PSNR {overall['psnr_mean']} dB"
-                   f"  SSIM {overall['ssim_mean']}  s/image {overall['seconds_mean']}")
+                   f"  SSIM {overall['ssim_mean']}  LPIPS {overall['lpips_mean'] or '-'}  FID {overall['fid'] or '-'}"
+                   f"  s/image {overall['seconds_mean']}")
 
 
 @main.command()
@@ -75,14 +100,18 @@ def _report(info: dict, out: Path) -> None:
 @click.option("--timeout", type=float, default=None, help="Seconds per image before a call counts as failed.")
 @click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
 @click.option("--quiet", is_flag=True)
+@_set_metric_options
 def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: Path, images: Path, size: int,
-        seed: int, per_cell: int | None, out: Path, timeout: float | None, overwrite: bool, quiet: bool) -> None:
+        seed: int, per_cell: int | None, out: Path, timeout: float | None, overwrite: bool, quiet: bool,
+        set_metrics: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
+        download_weights: bool, device: str | None) -> None:
     """Score a model on (image, mask) pairs per cell and write a run folder."""
     from .runner import score_run
 
     if (model_spec is None) == (model_cmd is None):
         raise click.UsageError("give exactly one of --model and --model-cmd")
     prepared = _prepare(masks, images, size, seed, per_cell)
+    metrics = _load_set_metrics(set_metrics, vgg_weights, lpips_weights, fid_weights, download_weights, device)
     if model_cmd is not None:
         from .sources import CommandModel
 
@@ -91,7 +120,7 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: 
         model = {"name": run_name, "kind": "command", "spec": model_cmd}
         folder = out / _slug(run_name)
         info = score_run(prepared, folder, None, model=model, overwrite=overwrite, progress=not quiet,
-                         batch_source=command)
+                         batch_source=command, set_metrics=metrics)
     else:
         from .modelhost import ModelHost
 
@@ -101,7 +130,7 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: 
                      "weights_sha256": _weights_sha(host.weights_path)}
             folder = out / _slug(run_name)
             info = score_run(prepared, folder, lambda pair, image, mask: host(image, mask), model=model,
-                             overwrite=overwrite, progress=not quiet)
+                             overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)
 
 
@@ -120,18 +149,21 @@ def _weights_sha(path: str | None) -> str | None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True)
 @click.option("--quiet", is_flag=True)
+@_set_metric_options
 def score(predictions: Path, name: str, masks: Path, images: Path, size: int, seed: int, per_cell: int | None,
-          out: Path, overwrite: bool, quiet: bool) -> None:
+          out: Path, overwrite: bool, quiet: bool, set_metrics: bool, vgg_weights: str | None,
+          lpips_weights: str | None, fid_weights: str | None, download_weights: bool, device: str | None) -> None:
     """Score outputs made elsewhere (from 'benchmark export-inputs') as a run."""
     from .runner import score_run
     from .sources import PredictionsFolder
 
     prepared = _prepare(masks, images, size, seed, per_cell)
+    metrics = _load_set_metrics(set_metrics, vgg_weights, lpips_weights, fid_weights, download_weights, device)
     source = PredictionsFolder(predictions)
     folder = out / _slug(name)
     info = score_run(prepared, folder, lambda pair, image, mask: source(pair, image, mask),
                      model={"name": name, "kind": "predictions", "spec": str(predictions.resolve())},
-                     overwrite=overwrite, progress=not quiet)
+                     overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)
 
 

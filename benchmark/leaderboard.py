@@ -3,7 +3,8 @@
 ``leaderboard.csv`` layout: one row per run (model), columns
 
 * ``model``, ``kind`` (python / command / predictions), ``run`` (folder name), ``pairs``, ``failures``;
-* ``<metric>`` for every metric over all pairs (``l1``, ``l1_hole``, ``psnr``, ``ssim``, ``seconds``);
+* ``<metric>`` for every metric over all pairs (``l1``, ``l1_hole``, ``psnr``, ``ssim``, ``lpips``, ``fid``,
+  ``seconds``; ``lpips`` and ``fid`` empty where the run had no network weights);
 * ``<metric>@<cell>`` for every metric and cell (``l1@01-10_B`` ... ``ssim@50-60_N``), cells in NVIDIA order.
 
 Rows are sorted by the ranking metric (default ``l1``, lower is better; ``psnr`` and ``ssim`` higher).
@@ -26,7 +27,7 @@ from .metrics import METRIC_NAMES
 __all__ = ["LeaderboardError", "collect_runs", "write_leaderboard", "HIGHER_IS_BETTER"]
 
 HIGHER_IS_BETTER = {"psnr", "ssim"}
-SUMMARY_METRICS = (*METRIC_NAMES, "seconds")
+SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "fid", "seconds")
 
 
 class LeaderboardError(ValueError):
@@ -79,10 +80,11 @@ def leaderboard_rows(runs: list[dict[str, object]], *, rank_by: str = "l1") -> l
                                   "run": Path(run["folder"]).name, "pairs": info["counts"]["pairs"],
                                   "failures": info["counts"]["failed"]}
         for metric in SUMMARY_METRICS:
-            row[metric] = _value(overall.get(f"{metric}_mean"))
+            row[metric] = _value(overall.get(metric if metric == "fid" else f"{metric}_mean"))
         for cell in CELLS:
             for metric in SUMMARY_METRICS:
-                row[f"{metric}@{cell.name}"] = _value(summary.get(cell.name, {}).get(f"{metric}_mean"))
+                column = metric if metric == "fid" else f"{metric}_mean"
+                row[f"{metric}@{cell.name}"] = _value(summary.get(cell.name, {}).get(column))
         rows.append(row)
     sign = -1 if rank_by in HIGHER_IS_BETTER else 1
     rows.sort(key=lambda r: (math.isnan(r[rank_by]), sign * r[rank_by] if not math.isnan(r[rank_by]) else 0,
@@ -117,14 +119,16 @@ def write_leaderboard(runs: list[dict[str, object]], csv_path: Path, *, rank_by:
 def _markdown(rows: list[dict[str, object]], info: dict[str, object]) -> str:
     lines = [f"Mask set {info['dataset']['fingerprint'][:12]}, image set {info['images']['fingerprint'][:12]}, "
              f"{info['pairs']['count']} pairs at {info['protocol']['size']} px; composite output; "
-             "L1 in % (lower is better), PSNR dB, SSIM (higher is better).", ""]
-    header = ["model", "pairs", "failures", "L1 %", "L1 hole %", "PSNR", "SSIM", "s/image"]
+             "L1 in % (lower is better), PSNR dB, SSIM (higher is better), LPIPS and FID (lower is better; "
+             "empty where the network weights were absent).", ""]
+    header = ["model", "pairs", "failures", "L1 %", "L1 hole %", "PSNR", "SSIM", "LPIPS", "FID", "s/image"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for row in rows:
         lines.append("| " + " | ".join([str(row["model"]), str(row["pairs"]), str(row["failures"]),
                                         _text(row["l1"], 2), _text(row["l1_hole"], 2), _text(row["psnr"], 2),
-                                        _text(row["ssim"], 3), _text(row["seconds"], 3)]) + " |")
+                                        _text(row["ssim"], 3), _text(row["lpips"], 3), _text(row["fid"], 2),
+                                        _text(row["seconds"], 3)]) + " |")
     lines += ["", "L1 % per cell (hole-ratio bin, B = no hole within 50 px of the border, N = holes there):", ""]
     lines.append("| model | " + " | ".join(cell.name for cell in CELLS) + " |")
     lines.append("|" + "---|" * (len(CELLS) + 1))

@@ -38,11 +38,14 @@ from maskgen.maskio import atomic_write_bytes, atomic_write_text, read_mask, sha
 from .images import PREPROCESSING, discover_images, image_set_fingerprint, load_image, preprocess
 from .metrics import METRIC_NAMES, image_metrics
 from .pairing import Pair, load_mask_rows, make_pairs, pairs_csv, pairs_fingerprint
+from .setmetrics import FeatureLog, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
            "OutputSource"]
 
-PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *METRIC_NAMES, "seconds")
+PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *METRIC_NAMES, "lpips",
+                     "seconds")
+SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "seconds")
 PROTOCOL = {
     "input": "hole pixels set to 0; mask bool, True = hole",
     "composite": "model output in the holes, original pixels elsewhere",
@@ -179,8 +182,8 @@ def _read_partial(path: Path) -> dict[str, dict[str, str]]:
     return done
 
 
-def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dict[str, object],
-              overwrite: bool = False, progress: bool = False,
+def score_run(prepared: Prepared, out: Path, source: OutputSource | None, *, model: dict[str, object],
+              overwrite: bool = False, progress: bool = False, set_metrics: "SetMetrics | None" = None,
               batch_source: Callable[[list[tuple[Pair, np.ndarray, np.ndarray]]], dict[str, tuple[object, float]]] | None = None
               ) -> dict[str, object]:
     """Score every pending pair with ``source`` and write the run folder; returns ``run.json``'s content.
@@ -191,6 +194,7 @@ def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dic
         model: what ``run.json`` records about the model (``spec``, ``kind``, ...).
         batch_source: instead of ``source``, called once with all pending (pair, input, mask) and returns
             ``{pair_id: (output or exception, seconds)}`` (external commands).
+        set_metrics: LPIPS per pair and FID per cell, when their networks are loaded.
     """
     from tqdm import tqdm
 
@@ -207,12 +211,14 @@ def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dic
     if previous_state is not None and previous_state != state and not overwrite:
         raise RunError(f"{str(out)!r} holds an unfinished run with other settings; use --overwrite")
     if overwrite or previous_state != state:
-        for name in ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json"):
+        for name in ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json", "fid_features.partial"):
             (out / name).unlink(missing_ok=True)
     atomic_write_text(state_path, json.dumps(state, indent=2))
     atomic_write_text(out / "pairs.csv", pairs_csv(prepared.pairs))
     done = _read_partial(partial_path)
     pending = [pair for pair in prepared.pairs if pair.pair_id not in done]
+    index_of = {pair.pair_id: index for index, pair in enumerate(prepared.pairs)}
+    feature_log = FeatureLog(out / "fid_features.partial")
     new_file = not partial_path.is_file() or partial_path.stat().st_size == 0
     samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     sample_ids = _sample_ids(prepared.pairs)
@@ -245,6 +251,10 @@ def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dic
                 checked = check_output(output, image.shape)
                 composite = np.where(mask[..., None], checked, image)
                 row.update(image_metrics(image, composite, mask))
+                if set_metrics is not None and set_metrics.active:
+                    row["lpips"], features = set_metrics.pair(image, composite)
+                    if features is not None:  # before the row, so a kill never leaves a row without them
+                        feature_log.append(index_of[pair.pair_id], features)
                 row.update(status="ok", error="", seconds=seconds)
                 if pair.pair_id in sample_ids:
                     samples.setdefault(pair.cell, []).append((model_input, mask, composite, image))
@@ -262,7 +272,9 @@ def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dic
     writer.writeheader()
     writer.writerows(ordered)
     atomic_write_text(out / "per_image.csv", buffer.getvalue())
-    summary = summarise(ordered)
+    fid = _fid_per_cell(prepared, ordered, feature_log.read()) if set_metrics is not None and \
+        set_metrics.inception is not None else {}
+    summary = summarise(ordered, fid)
     atomic_write_text(out / "summary.csv", summary_csv(summary))
     _write_samples(out, samples)
     info: dict[str, object] = {
@@ -277,18 +289,53 @@ def score_run(prepared: Prepared, out: Path, source: OutputSource, *, model: dic
         "protocol": {**PROTOCOL, "size": prepared.settings.size, "preprocessing": PREPROCESSING},
         "counts": {"pairs": len(ordered), "ok": sum(r["status"] == "ok" for r in ordered),
                    "failed": sum(r["status"] == "failed" for r in ordered)},
+        "set_metrics": _set_metric_status(set_metrics),
         "versions": _versions(),
         "hardware": _hardware(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic_write_text(out / "run.json", json.dumps(info, indent=2) + "\n")
     partial_path.unlink(missing_ok=True)
+    feature_log.path.unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     return info
 
 
-def summarise(rows: Iterable[dict[str, str]]) -> list[dict[str, object]]:
-    """Per cell (NVIDIA order) and ``all``: count, failures, mean and std of each metric over ok pairs."""
+def _set_metric_status(set_metrics: "SetMetrics | None") -> dict[str, object]:
+    if set_metrics is None:
+        return {"lpips": "not requested", "fid": "not requested"}
+    status: dict[str, object] = {name: set_metrics.omitted.get(name, "computed") for name in ("lpips", "fid")}
+    status["weights_sha256"] = {name: sha256_file(path) for name, path in set_metrics.weights.items()}
+    return status
+
+
+def _fid_per_cell(prepared: Prepared, rows: list[dict[str, str]],
+                  features: dict[int, np.ndarray]) -> dict[str, tuple[float, int]]:
+    """FID between ground truths and outputs per cell and over ``all`` ok pairs: ``{cell: (fid, count)}``."""
+    from .setmetrics import frechet_distance
+
+    index_of = {pair.pair_id: index for index, pair in enumerate(prepared.pairs)}
+    groups: dict[str, list[np.ndarray]] = {}
+    for row in rows:
+        stacked = features.get(index_of[row["pair_id"]])
+        if row["status"] == "ok" and stacked is not None:
+            groups.setdefault(row["cell"], []).append(stacked)
+            groups.setdefault("all", []).append(stacked)
+    result = {}
+    for name, items in groups.items():
+        if len(items) < 2:
+            continue
+        data = np.stack(items)  # N x 2 x 2048
+        truth, output = data[:, 0], data[:, 1]
+        result[name] = (frechet_distance(truth.mean(0), np.cov(truth, rowvar=False),
+                                         output.mean(0), np.cov(output, rowvar=False)), len(items))
+    return result
+
+
+def summarise(rows: Iterable[dict[str, str]], fid: dict[str, tuple[float, int]] | None = None) -> list[dict[str, object]]:
+    """Per cell (NVIDIA order) and ``all``: count, failures, mean and std of each metric over ok pairs, and
+    the FID with the number of pairs it was computed on (empty when not computed)."""
+    fid = fid or {}
     groups: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         groups.setdefault(row["cell"], []).append(row)
@@ -300,10 +347,12 @@ def summarise(rows: Iterable[dict[str, str]]) -> list[dict[str, object]]:
             continue
         ok = [r for r in members if r["status"] == "ok"]
         entry: dict[str, object] = {"cell": name, "count": len(members), "failures": len(members) - len(ok)}
-        for metric in (*METRIC_NAMES, "seconds"):
-            values = np.array([float(r[metric]) for r in ok if r[metric] not in ("", "inf")], dtype=np.float64)
+        for metric in SUMMARY_METRICS:
+            values = np.array([float(r[metric]) for r in ok if r.get(metric) not in (None, "", "inf")],
+                              dtype=np.float64)
             entry[f"{metric}_mean"] = float(values.mean()) if values.size else float("nan")
             entry[f"{metric}_std"] = float(values.std()) if values.size else float("nan")
+        entry["fid"], entry["fid_count"] = fid.get(name, (float("nan"), 0))
         result.append(entry)
     return result
 

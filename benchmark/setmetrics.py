@@ -1,0 +1,139 @@
+"""Set-level metrics per cell: LPIPS (mean over pairs) and FID (between ground truths and outputs).
+
+Both need published network weights (:mod:`benchmark.nets.weights`): they are computed when the weights are
+found (given paths, or the torch.hub cache, or an explicit download) and otherwise *omitted*, with the
+reason recorded in ``run.json`` — never faked. FID over few images is biased upwards and its covariance is
+singular below 2048 images; ``summary.csv`` reports the image count next to it.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
+
+__all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog"]
+
+FEATURE_DIM = 2048
+
+
+@dataclass(frozen=True)
+class SetMetricOptions:
+    """Which set-level metrics to try and where their weights are.
+
+    Attributes:
+        enabled: ``False`` turns both off.
+        vgg_weights, lpips_weights, fid_weights: explicit weight files (else the torch.hub cache).
+        download: fetch missing weights through ``torch.hub.load_state_dict_from_url``.
+        device: torch device (default: CUDA when available, else CPU).
+    """
+
+    enabled: bool = True
+    vgg_weights: str | None = None
+    lpips_weights: str | None = None
+    fid_weights: str | None = None
+    download: bool = False
+    device: str | None = None
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) (Heusel et al.), as pytorch-fid computes it."""
+    from scipy import linalg
+
+    import warnings
+
+    difference = mu1 - mu2
+    with warnings.catch_warnings():  # singular below FEATURE_DIM samples: expected, the count is reported
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
+        if not np.isfinite(covmean).all():
+            offset = np.eye(sigma1.shape[0]) * 1e-6
+            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        covmean = covmean.real
+    return float(difference.dot(difference) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+class SetMetrics:
+    """Loads the networks it can; ``omitted`` maps a metric to the reason it is not computed."""
+
+    def __init__(self, options: SetMetricOptions) -> None:
+        self.options = options
+        self.omitted: dict[str, str] = {}
+        self.weights: dict[str, str] = {}
+        self.lpips = None
+        self.inception = None
+        if not options.enabled:
+            self.omitted = {"lpips": "set-level metrics turned off", "fid": "set-level metrics turned off"}
+            return
+        try:
+            import torch
+        except ImportError:
+            self.omitted = {"lpips": "torch is not installed", "fid": "torch is not installed"}
+            return
+        self.device = torch.device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        vgg, vgg_reason = locate_weights(VGG16_IMAGENET, options.vgg_weights, download=options.download)
+        lin, lin_reason = locate_weights(LPIPS_VGG_LIN, options.lpips_weights, download=options.download)
+        if vgg is not None and lin is not None:
+            from .nets.vgg import LPIPS
+
+            self.lpips = LPIPS.from_files(vgg, lin).to(self.device)
+            self.weights.update(vgg16=str(vgg), lpips=str(lin))
+        else:
+            self.omitted["lpips"] = vgg_reason or lin_reason
+        fid, fid_reason = locate_weights(FID_INCEPTION, options.fid_weights, download=options.download)
+        if fid is not None:
+            from .nets.inception import FIDInception
+            from .nets.weights import load_state_dict
+
+            self.inception = FIDInception()
+            self.inception.load_state_dict(load_state_dict(fid))
+            self.inception.to(self.device)
+            self.weights["fid"] = str(fid)
+        else:
+            self.omitted["fid"] = fid_reason
+
+    @property
+    def active(self) -> bool:
+        return self.lpips is not None or self.inception is not None
+
+    def pair(self, truth: np.ndarray, output: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """LPIPS of one (ground truth, output) pair (NaN when omitted) and their stacked FID features."""
+        import torch
+
+        batch = torch.from_numpy(np.stack([truth, output])).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        lpips_value = float("nan")
+        features = None
+        with torch.no_grad():
+            if self.lpips is not None:
+                lpips_value = float(self.lpips(batch[:1] * 2 - 1, batch[1:] * 2 - 1)[0])
+            if self.inception is not None:
+                features = self.inception.features(batch).double().cpu().numpy()
+        return lpips_value, features
+
+
+class FeatureLog:
+    """Append-only file of (pair index, truth features, output features) records, resumable after a kill."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.record = struct.calcsize("<i") + 2 * FEATURE_DIM * 8
+
+    def append(self, index: int, features: np.ndarray) -> None:
+        with open(self.path, "ab") as handle:
+            handle.write(struct.pack("<i", index) + features.astype("<f8").tobytes())
+
+    def read(self) -> dict[int, np.ndarray]:
+        if not self.path.is_file():
+            return {}
+        data = self.path.read_bytes()
+        usable = len(data) - len(data) % self.record
+        result = {}
+        for offset in range(0, usable, self.record):
+            (index,) = struct.unpack_from("<i", data, offset)
+            result[index] = np.frombuffer(data, dtype="<f8", count=2 * FEATURE_DIM,
+                                          offset=offset + 4).reshape(2, FEATURE_DIM)
+        return result
