@@ -98,12 +98,14 @@ def _report(info: dict, out: Path) -> None:
 @_data_options
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of runs.")
 @click.option("--timeout", type=float, default=None, help="Seconds per image before a call counts as failed.")
+@click.option("--batch-size", default=1, show_default=True,
+              help="Pairs per model call; a model with inpaint_batch gets them as one torch batch.")
 @click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
 @click.option("--quiet", is_flag=True)
 @_set_metric_options
 def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: Path, images: Path, size: int,
-        seed: int, per_cell: int | None, out: Path, timeout: float | None, overwrite: bool, quiet: bool,
-        set_metrics: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
+        seed: int, per_cell: int | None, out: Path, timeout: float | None, batch_size: int, overwrite: bool,
+        quiet: bool, set_metrics: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
         download_weights: bool, device: str | None) -> None:
     """Score a model on (image, mask) pairs per cell and write a run folder."""
     from .runner import score_run
@@ -115,21 +117,20 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: 
     if model_cmd is not None:
         from .sources import CommandModel
 
-        command = CommandModel(model_cmd, timeout=timeout)
         run_name = name or "command"
-        model = {"name": run_name, "kind": "command", "spec": model_cmd}
         folder = out / _slug(run_name)
-        info = score_run(prepared, folder, None, model=model, overwrite=overwrite, progress=not quiet,
-                         batch_source=command, set_metrics=metrics)
+        with CommandModel(model_cmd, timeout=timeout) as command:
+            info = score_run(prepared, folder, command, model={"name": run_name, "kind": "command", "spec": model_cmd},
+                             overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     else:
-        from .modelhost import ModelHost
+        from .modelhost import HostProvider, ModelHost
 
         with ModelHost(model_spec, timeout=timeout) as host:
             run_name = name or host.name
             model = {"name": run_name, "kind": "python", "spec": model_spec,
                      "weights_sha256": _weights_sha(host.weights_path)}
             folder = out / _slug(run_name)
-            info = score_run(prepared, folder, lambda pair, image, mask: host(image, mask), model=model,
+            info = score_run(prepared, folder, HostProvider(host, batch_size=batch_size), model=model,
                              overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)
 
@@ -159,9 +160,8 @@ def score(predictions: Path, name: str, masks: Path, images: Path, size: int, se
 
     prepared = _prepare(masks, images, size, seed, per_cell)
     metrics = _load_set_metrics(set_metrics, vgg_weights, lpips_weights, fid_weights, download_weights, device)
-    source = PredictionsFolder(predictions)
     folder = out / _slug(name)
-    info = score_run(prepared, folder, lambda pair, image, mask: source(pair, image, mask),
+    info = score_run(prepared, folder, PredictionsFolder(predictions),
                      model={"name": name, "kind": "predictions", "spec": str(predictions.resolve())},
                      overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ModelHost", "ModelFailure"]
+__all__ = ["ModelHost", "ModelFailure", "HostProvider"]
 
 
 class ModelFailure(Exception):
@@ -39,14 +39,54 @@ def _serve(connection: Any, spec: str, options: dict[str, Any]) -> None:  # runs
             return
         if request is None:
             return
-        image, mask = request
+        kind, images, masks = request
         started = time.perf_counter()
+        if kind == "one":
+            try:
+                connection.send(("ok", model(images, masks), time.perf_counter() - started))
+            except BaseException as exc:  # noqa: BLE001
+                connection.send(("error", _describe(exc)))
+            continue
+        outputs = _batch_outputs(model, images, masks)
+        connection.send(("batch", outputs, (time.perf_counter() - started) / max(1, len(images))))
+
+
+def _describe(exc: BaseException) -> str:
+    return "model raised " + traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def _batch_outputs(model: Any, images: list[np.ndarray], masks: list[np.ndarray]) -> list[object]:
+    """Outputs (arrays, or error strings) of a batch: through ``inpaint_batch`` when the model has it
+    (torch tensors), item by item otherwise, or when the batched call fails (to find the bad item)."""
+    batched = getattr(model, "inpaint_batch", None)
+    if batched is not None:
         try:
-            output = model(image, mask)
-            connection.send(("ok", output, time.perf_counter() - started))
-        except BaseException as exc:  # noqa: BLE001
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            connection.send(("error", f"model raised {last}"))
+            import torch
+
+            image_tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
+            mask_tensor = torch.from_numpy(np.stack(masks)).unsqueeze(1).float()
+            with torch.no_grad():
+                result = batched(image_tensor, mask_tensor)
+            if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(image_tensor.shape):
+                shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+                raise ValueError(f"inpaint_batch returned {shape}, expected {tuple(image_tensor.shape)}")
+            result = result.detach().float().cpu()
+            outputs: list[object] = []
+            for item in result:
+                if not torch.isfinite(item).all():
+                    outputs.append("output has NaN or infinite values")
+                else:
+                    outputs.append(item.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy())
+            return outputs
+        except Exception:  # noqa: BLE001 - fall back to single calls, which attribute the failure
+            pass
+    outputs = []
+    for image, mask in zip(images, masks):
+        try:
+            outputs.append(model(image, mask))
+        except Exception as exc:  # noqa: BLE001
+            outputs.append(_describe(exc))
+    return outputs
 
 
 class ModelHost:
@@ -105,16 +145,15 @@ class ModelHost:
             self._process.join(5)
         self._stop()
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[Any, float]:
-        """``(output, seconds)``; raises :class:`ModelFailure` with the reason on any failure."""
+    def _exchange(self, request: tuple, timeout: float | None) -> tuple:
         if self._process is None:
             self._start()
         try:
-            self._connection.send((image, mask))
-            if not self._connection.poll(self.timeout):
+            self._connection.send(request)
+            if not self._connection.poll(timeout):
                 self._stop()
-                raise ModelFailure(f"timeout: no answer within {self.timeout:g} s")
-            message = self._connection.recv()
+                raise ModelFailure(f"timeout: no answer within {timeout:g} s")
+            return self._connection.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             code = None
             if self._process is not None:
@@ -122,6 +161,42 @@ class ModelHost:
                 code = self._process.exitcode
             self._stop()
             raise ModelFailure(f"model process died (exit code {code})") from None
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[Any, float]:
+        """``(output, seconds)``; raises :class:`ModelFailure` with the reason on any failure."""
+        message = self._exchange(("one", image, mask), self.timeout)
         if message[0] == "error":
             raise ModelFailure(message[1])
         return message[1], message[2]
+
+    def batch(self, images: list[np.ndarray], masks: list[np.ndarray]) -> list[tuple[object, float]]:
+        """One ``(output or ModelFailure, seconds per image)`` per item; a timeout or crash fails them all."""
+        timeout = None if self.timeout is None else self.timeout * len(images)
+        try:
+            message = self._exchange(("batch", images, masks), timeout)
+        except ModelFailure as failure:
+            return [(failure, float("nan"))] * len(images)
+        _, outputs, seconds = message
+        return [(ModelFailure(o) if isinstance(o, str) else o, seconds) for o in outputs]
+
+
+class HostProvider:
+    """Output provider for a :class:`ModelHost`: single calls, or batches of ``batch_size`` (a model with
+    ``inpaint_batch`` gets them as torch tensors). With batches, a timeout or crash fails the whole batch."""
+
+    def __init__(self, host: ModelHost, *, batch_size: int = 1) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch_size}")
+        self.host = host
+        self.batch_size = batch_size
+
+    def outputs(self, requests: list) -> list[tuple[object, float]]:
+        if self.batch_size > 1:
+            return self.host.batch([r[1] for r in requests], [r[2] for r in requests])
+        results: list[tuple[object, float]] = []
+        for _, model_input, mask in requests:
+            try:
+                results.append(self.host(model_input, mask))
+            except ModelFailure as failure:
+                results.append((failure, float("nan")))
+        return results

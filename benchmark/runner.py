@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .pairing import Pair, load_mask_rows, make_pairs, pairs_csv, pairs_fingerpr
 from .setmetrics import FeatureLog, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
-           "OutputSource"]
+           "OutputProvider", "CallableProvider"]
 
 PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *METRIC_NAMES, "lpips",
                      "seconds")
@@ -55,8 +55,6 @@ PROTOCOL = {
 }
 SAMPLES_PER_CELL = 4
 
-# returns (output, seconds) or raises ModelFailure-like exceptions carrying the reason
-OutputSource = Callable[[Pair, np.ndarray, np.ndarray], tuple[object, float]]
 
 
 class RunError(ValueError):
@@ -182,18 +180,47 @@ def _read_partial(path: Path) -> dict[str, dict[str, str]]:
     return done
 
 
-def score_run(prepared: Prepared, out: Path, source: OutputSource | None, *, model: dict[str, object],
-              overwrite: bool = False, progress: bool = False, set_metrics: "SetMetrics | None" = None,
-              batch_source: Callable[[list[tuple[Pair, np.ndarray, np.ndarray]]], dict[str, tuple[object, float]]] | None = None
+class OutputProvider(Protocol):
+    """Where a run's outputs come from (a model host, an external command, a predictions folder).
+
+    ``outputs`` answers a batch of at most ``batch_size`` requests (pair, masked input, mask) with one
+    ``(output, seconds)`` per request, where ``output`` is the array or the exception explaining the
+    failure. An optional ``prepare(requests)`` sees every pending request first (a command writes its
+    input folders and runs once).
+    """
+
+    batch_size: int
+
+    def outputs(self, requests: list[tuple[Pair, np.ndarray, np.ndarray]]) -> list[tuple[object, float]]:
+        ...  # pragma: no cover - protocol
+
+
+class CallableProvider:
+    """Adapts ``function(pair, masked_input, mask) -> (output, seconds)`` (exceptions are failures)."""
+
+    batch_size = 1
+
+    def __init__(self, function: Callable[[Pair, np.ndarray, np.ndarray], tuple[object, float]]) -> None:
+        self.function = function
+
+    def outputs(self, requests: list[tuple[Pair, np.ndarray, np.ndarray]]) -> list[tuple[object, float]]:
+        results: list[tuple[object, float]] = []
+        for pair, model_input, mask in requests:
+            try:
+                results.append(self.function(pair, model_input, mask))
+            except Exception as exc:  # noqa: BLE001 - one failed pair
+                results.append((exc, float("nan")))
+        return results
+
+
+def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model: dict[str, object],
+              overwrite: bool = False, progress: bool = False, set_metrics: "SetMetrics | None" = None
               ) -> dict[str, object]:
-    """Score every pending pair with ``source`` and write the run folder; returns ``run.json``'s content.
+    """Score every pending pair with ``provider``'s outputs and write the run folder; returns ``run.json``.
 
     Args:
-        source: called per pair with (pair, masked input, mask); returns (output, seconds) or raises an
-            exception whose message is the failure reason.
-        model: what ``run.json`` records about the model (``spec``, ``kind``, ...).
-        batch_source: instead of ``source``, called once with all pending (pair, input, mask) and returns
-            ``{pair_id: (output or exception, seconds)}`` (external commands).
+        provider: see :class:`OutputProvider`; wrap a plain function in :class:`CallableProvider`.
+        model: what ``run.json`` records about the model (``name``, ``kind``, ``spec``, ...).
         set_metrics: LPIPS per pair and FID per cell, when their networks are loaded.
     """
     from tqdm import tqdm
@@ -220,50 +247,49 @@ def score_run(prepared: Prepared, out: Path, source: OutputSource | None, *, mod
     index_of = {pair.pair_id: index for index, pair in enumerate(prepared.pairs)}
     feature_log = FeatureLog(out / "fid_features.partial")
     new_file = not partial_path.is_file() or partial_path.stat().st_size == 0
-    samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    samples: dict[str, list[tuple[np.ndarray, ...]]] = {}
     sample_ids = _sample_ids(prepared.pairs)
+
+    def request(pair: Pair) -> tuple[Pair, np.ndarray, np.ndarray]:
+        mask = prepared.mask(pair)
+        return pair, masked_input(prepared.image(pair.image), mask), mask
+
+    prepare_all = getattr(provider, "prepare", None)
+    if prepare_all is not None and pending:
+        prepare_all(request(pair) for pair in pending)
     bar = tqdm(total=len(prepared.pairs), initial=len(done), desc="pairs", unit="pair", disable=not progress,
                file=sys.stderr)
+    step = max(1, int(provider.batch_size))
     with open(partial_path, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
         if new_file:
             writer.writeheader()
-        batch_results = None
-        if batch_source is not None and pending:
-            requests = []
-            for p in pending:
-                pair_mask = prepared.mask(p)
-                requests.append((p, masked_input(prepared.image(p.image), pair_mask), pair_mask))
-            batch_results = batch_source(requests)
-        for pair in pending:
-            image = prepared.image(pair.image)
-            mask = prepared.mask(pair)
-            model_input = masked_input(image, mask)
-            row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image,
-                                      "mask": pair.mask, "hole_ratio": float(mask.mean())}
-            try:
-                if batch_results is not None:
-                    output, seconds = batch_results[pair.pair_id]
+        for start in range(0, len(pending), step):
+            requests = [request(pair) for pair in pending[start:start + step]]
+            results = provider.outputs(requests)
+            for (pair, model_input, mask), (output, seconds) in zip(requests, results):
+                image = prepared.image(pair.image)
+                row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image,
+                                          "mask": pair.mask, "hole_ratio": float(mask.mean())}
+                try:
                     if isinstance(output, BaseException):
                         raise output
-                else:
-                    output, seconds = source(pair, model_input, mask)
-                checked = check_output(output, image.shape)
-                composite = np.where(mask[..., None], checked, image)
-                row.update(image_metrics(image, composite, mask))
-                if set_metrics is not None and set_metrics.active:
-                    row["lpips"], features = set_metrics.pair(image, composite)
-                    if features is not None:  # before the row, so a kill never leaves a row without them
-                        feature_log.append(index_of[pair.pair_id], features)
-                row.update(status="ok", error="", seconds=seconds)
-                if pair.pair_id in sample_ids:
-                    samples.setdefault(pair.cell, []).append((model_input, mask, composite, image))
-            except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
-                row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                           seconds=None)
-            writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
-            handle.flush()
-            bar.update(1)
+                    checked = check_output(output, image.shape)
+                    composite = np.where(mask[..., None], checked, image)
+                    row.update(image_metrics(image, composite, mask))
+                    if set_metrics is not None and set_metrics.active:
+                        row["lpips"], features = set_metrics.pair(image, composite)
+                        if features is not None:  # before the row: a kill never leaves a row without them
+                            feature_log.append(index_of[pair.pair_id], features)
+                    row.update(status="ok", error="", seconds=seconds)
+                    if pair.pair_id in sample_ids:
+                        samples.setdefault(pair.cell, []).append((model_input, mask, composite, image))
+                except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
+                    row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                               seconds=None)
+                writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
+                handle.flush()
+                bar.update(1)
     bar.close()
     rows = _read_partial(partial_path)
     ordered = [rows[p.pair_id] for p in prepared.pairs]

@@ -110,3 +110,40 @@ for path in sorted(inputs.glob("*.png")):
     image[mask] = np.rint(image[~mask].mean(axis=0)).astype(np.uint8)
     cv2.imwrite(str(outputs / path.name), image)
 '''
+
+TORCH_MODELS = '''
+import numpy as np
+import torch
+
+
+class TorchMeanFill:
+    """Holes filled with the mean colour of the known pixels, on torch batches."""
+
+    name = "torch-mean-fill"
+
+    def inpaint_batch(self, images, masks):
+        known = 1 - masks
+        mean = (images * known).sum(dim=(2, 3), keepdim=True) / known.sum(dim=(2, 3), keepdim=True).clamp(min=1)
+        return images * known + mean * masks
+
+    def __call__(self, image, mask):
+        images = torch.from_numpy(image[None]).permute(0, 3, 1, 2).float() / 255
+        masks = torch.from_numpy(mask[None, None]).float()
+        result = self.inpaint_batch(images, masks)[0]
+        return result.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+class TorchNaNSecond:
+    """The second image of every batch comes back as NaN."""
+
+    name = "torch-nan"
+
+    def inpaint_batch(self, images, masks):
+        result = images.clone()
+        if result.shape[0] > 1:
+            result[1] = float("nan")
+        return result
+
+    def __call__(self, image, mask):
+        return image
+'''

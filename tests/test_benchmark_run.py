@@ -14,7 +14,7 @@ from benchmark.cli import main
 from benchmark.inpainters import create_inpainter, list_inpainters, register_inpainter
 from benchmark.leaderboard import LeaderboardError, collect_runs, write_leaderboard
 from benchmark.pairing import load_mask_rows, make_pairs
-from benchmark.runner import RunSettings, prepare, score_run
+from benchmark.runner import CallableProvider, RunSettings, prepare, score_run
 from maskgen.buckets import CELLS
 
 
@@ -157,12 +157,13 @@ def test_interrupted_run_resumes(data: dict[str, Path], tmp_path: Path) -> None:
 
     model = {"name": "flat", "kind": "python", "spec": "test"}
     with pytest.raises(KeyboardInterrupt):
-        score_run(prepared, tmp_path / "flat", flaky, model=model)
+        score_run(prepared, tmp_path / "flat", CallableProvider(flaky), model=model)
     assert not (tmp_path / "flat" / "per_image.csv").exists()
     calls["n"] = 100
-    score_run(prepared, tmp_path / "flat", flaky, model=model)
+    score_run(prepared, tmp_path / "flat", CallableProvider(flaky), model=model)
     assert calls["n"] == 100 + 8  # only the 8 pairs not scored before
-    score_run(prepared, tmp_path / "whole", lambda pair, image, mask: (np.full_like(image, 100), 0.5), model=model)
+    score_run(prepared, tmp_path / "whole", CallableProvider(lambda pair, image, mask: (np.full_like(image, 100), 0.5)),
+              model=model)
     assert (tmp_path / "flat" / "per_image.csv").read_bytes() == (tmp_path / "whole" / "per_image.csv").read_bytes()
 
 
@@ -194,3 +195,25 @@ def test_cli_errors_are_one_line(data: dict[str, Path], tmp_path: Path) -> None:
     assert unknown.exit_code == 1 and "unknown model 'nosuch'" in unknown.output
     both = CliRunner().invoke(main, ["run", *_common(data, tmp_path)])
     assert both.exit_code == 2 and "exactly one of --model and --model-cmd" in both.output
+
+
+def test_batched_torch_path_equals_single_calls(data: dict[str, Path], tmp_path: Path) -> None:
+    from bench_helpers import TORCH_MODELS
+
+    plugin = tmp_path / "torch_models.py"
+    plugin.write_text(TORCH_MODELS)
+    spec = f"{plugin}:TorchMeanFill"
+    batched = _run(["run", "--model", spec, "--name", "batched", "--batch-size", "5", *_common(data, tmp_path)])
+    single = _run(["run", "--model", spec, "--name", "single", *_common(data, tmp_path)])
+    assert batched.exit_code == 0 and single.exit_code == 0, batched.output + single.output
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    rows = _per_image(tmp_path / "batched")
+    assert strip(rows) == strip(_per_image(tmp_path / "single"))
+    assert {r["status"] for r in rows} == {"ok"}
+    nan = _run(["run", "--model", f"{plugin}:TorchNaNSecond", "--name", "nan", "--batch-size", "4",
+                *_common(data, tmp_path)])
+    assert nan.exit_code == 0
+    failed = [r["pair_id"] for r in _per_image(tmp_path / "nan") if r["status"] == "failed"]
+    assert failed == ["00001", "00005", "00009"]  # the second of each batch of 4
+    assert {r["error"] for r in _per_image(tmp_path / "nan") if r["status"] == "failed"} == {
+        "output has NaN or infinite values"}
