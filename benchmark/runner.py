@@ -250,13 +250,21 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
     samples: dict[str, list[tuple[np.ndarray, ...]]] = {}
     sample_ids = _sample_ids(prepared.pairs)
 
-    def request(pair: Pair) -> tuple[Pair, np.ndarray, np.ndarray]:
-        mask = prepared.mask(pair)
-        return pair, masked_input(prepared.image(pair.image), mask), mask
+    unreadable: dict[str, str] = {}  # pair_id -> why its image or mask cannot be used
+
+    def request(pair: Pair) -> tuple[Pair, np.ndarray, np.ndarray] | None:
+        try:
+            mask = prepared.mask(pair)
+            return pair, masked_input(prepared.image(pair.image), mask), mask
+        except RunError:
+            raise
+        except (ValueError, OSError) as exc:  # an unreadable image or mask costs its pair only
+            unreadable[pair.pair_id] = str(exc).splitlines()[0]
+            return None
 
     prepare_all = getattr(provider, "prepare", None)
     if prepare_all is not None and pending:
-        prepare_all(request(pair) for pair in pending)
+        prepare_all(item for item in map(request, pending) if item is not None)
     bar = tqdm(total=len(prepared.pairs), initial=len(done), desc="pairs", unit="pair", disable=not progress,
                file=sys.stderr)
     step = max(1, int(provider.batch_size))
@@ -265,9 +273,20 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
         if new_file:
             writer.writeheader()
         for start in range(0, len(pending), step):
-            requests = [request(pair) for pair in pending[start:start + step]]
-            results = provider.outputs(requests)
-            for (pair, model_input, mask), (output, seconds) in zip(requests, results):
+            batch = pending[start:start + step]
+            requests = [item for item in map(request, batch) if item is not None]
+            answers = dict(zip((item[0].pair_id for item in requests), provider.outputs(requests))) if requests else {}
+            by_id = {item[0].pair_id: item for item in requests}
+            for pair in batch:
+                if pair.pair_id not in by_id:
+                    writer.writerow({k: _format(v) for k, v in {
+                        "pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
+                        "status": "failed", "error": unreadable.get(pair.pair_id, "unreadable input")}.items()})
+                    handle.flush()
+                    bar.update(1)
+                    continue
+                _, model_input, mask = by_id[pair.pair_id]
+                output, seconds = answers[pair.pair_id]
                 image = prepared.image(pair.image)
                 row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image,
                                           "mask": pair.mask, "hole_ratio": float(mask.mean())}

@@ -217,3 +217,31 @@ def test_batched_torch_path_equals_single_calls(data: dict[str, Path], tmp_path:
     assert failed == ["00001", "00005", "00009"]  # the second of each batch of 4
     assert {r["error"] for r in _per_image(tmp_path / "nan") if r["status"] == "failed"} == {
         "output has NaN or infinite values"}
+
+
+def test_unreadable_image_fails_its_pairs_only(data: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    images = tmp_path / "images"
+    shutil.copytree(data["images"], images)
+    (images / "photo_1.png").write_bytes(b"not a png")  # listed (by extension) but unreadable
+    result = _run(["run", "--model", "mean-fill", "--masks", str(data["masks"]), "--images", str(images),
+                   "--out", str(tmp_path / "runs"), "--per-cell", "1", "--quiet", "--no-set-metrics"])
+    assert result.exit_code == 0, result.output
+    rows = _per_image(tmp_path / "runs" / "mean-fill")
+    bad = [r for r in rows if r["image"] == "photo_1.png"]
+    assert bad and all(r["status"] == "failed" and "cannot read" in r["error"] for r in bad)
+    assert all(r["status"] == "ok" for r in rows if r["image"] != "photo_1.png")
+
+
+def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "site"
+    (package / "demo_plugin-1.0.dist-info").mkdir(parents=True)
+    (package / "demo_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-plugin\nVersion: 1.0\n")
+    (package / "demo_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[benchmark.inpainters]\ngrey-plugin = demo_plugin_models:Grey\n")
+    (package / "demo_plugin_models.py").write_text(MISBEHAVING_MODELS)
+    monkeypatch.syspath_prepend(str(package))
+    assert "grey-plugin" in list_inpainters()
+    model = create_inpainter("grey-plugin")
+    assert model(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool)).max() == 128
