@@ -2,31 +2,16 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import click
 
+from maskgen.clitools import OneLineErrors
+
 __all__ = ["main"]
 
 
-class _OneLineErrors(click.Group):
-    """User errors (``ValueError``/``OSError`` from the library) become ``error: ...``, exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            click.echo("interrupted: run the same command again to resume", err=True)
-            sys.exit(130)
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, click.ClickException):
-                raise
-            click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_OneLineErrors)
+@click.group(cls=OneLineErrors)
 def main() -> None:
     """Score inpainting models per hole-ratio bucket and publish a leaderboard."""
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from maskgen.plugins import entry_point_names, load_entry_point, load_object
+from maskgen.plugins import Registry
 
 __all__ = ["Inpainter", "register_inpainter", "create_inpainter", "list_inpainters", "ENTRY_POINT_GROUP"]
 
@@ -38,24 +38,17 @@ class Inpainter(Protocol):
         ...
 
 
-_INPAINTERS: dict[str, Callable[..., Inpainter]] = {}
+_REGISTRY = Registry("model", ENTRY_POINT_GROUP)
 
 
 def register_inpainter(name: str) -> Callable[[Callable[..., Inpainter]], Callable[..., Inpainter]]:
     """Decorator registering an inpainter factory under ``name`` (refuses a duplicate name)."""
-
-    def decorator(factory: Callable[..., Inpainter]) -> Callable[..., Inpainter]:
-        if name in _INPAINTERS:
-            raise ValueError(f"inpainter {name!r} is already registered")
-        _INPAINTERS[name] = factory
-        return factory
-
-    return decorator
+    return _REGISTRY.register(name)
 
 
 def list_inpainters() -> list[str]:
     """Registered names and installed ``benchmark.inpainters`` plug-ins, sorted."""
-    return sorted(set(_INPAINTERS) | set(entry_point_names(ENTRY_POINT_GROUP)))
+    return _REGISTRY.names()
 
 
 def create_inpainter(spec: str, **options: Any) -> Inpainter:
@@ -67,16 +60,7 @@ def create_inpainter(spec: str, **options: Any) -> Inpainter:
     Raises:
         ValueError: unknown name or a spec that cannot be loaded.
     """
-    if spec in _INPAINTERS:
-        factory: Any = _INPAINTERS[spec]
-    else:
-        factory = load_entry_point(ENTRY_POINT_GROUP, spec)
-        if factory is None and ":" in spec:
-            factory = load_object(spec, what="model plug-in")
-        if factory is None:
-            raise ValueError(f"unknown model {spec!r}; choose one of {', '.join(list_inpainters())} "
-                             "or give 'package.module:factory' / 'file.py:Name'")
-    model = factory(**options)
+    model = _REGISTRY.resolve(spec)(**options)
     if not callable(model):
         raise ValueError(f"model {spec!r} did not give a callable inpainter (got {type(model).__name__})")
     if not getattr(model, "name", None):

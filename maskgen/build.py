@@ -36,11 +36,11 @@ import numpy as np
 
 from . import __version__
 from .augment import AugmentOptions, augment_free, augment_to_cell
-from .buckets import CELLS, Cell, border_class, ratio_bin
+from .buckets import CELLS, Cell, border_class, cell_by_name, ratio_bin
 from .extract import EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, save_cached
 from .manifest import DATASET_FORMAT, read_dataset_json, write_dataset_json, write_manifest
 from .maskio import atomic_write_text, sha256_bytes, write_mask
-from .video import Clip, Skipped, clip_fingerprint, discover_clips
+from .video import Clip, clip_fingerprint, discover_clips
 
 __all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError"]
 
@@ -194,7 +194,7 @@ def _run_chunk(chunk: Chunk) -> dict[str, object]:
     rank = _RANK[chunk.split]
     position = np.empty_like(rank)
     position[rank] = np.arange(len(rank))
-    cell = None if chunk.cell == "train" else next(c for c in CELLS if c.name == chunk.cell)
+    cell = None if chunk.cell == "train" else cell_by_name(chunk.cell)
     cell_code = TRAIN_CELL_CODE if cell is None else cell.index
     # the larger bins start from the larger raw masks: a thin sliver rarely reaches 50 % holes
     floor = 0 if cell is None else int(len(rank) * SOURCE_QUANTILE[cell.bin_index])
@@ -213,7 +213,7 @@ def _run_chunk(chunk: Chunk) -> dict[str, object]:
             else:
                 mask, detail = augment_to_cell(raw, cell, rng, options.augment)
             if mask is not None:
-                rows.append(_row(chunk, cell, slot, pool[source_index], mask, detail, options, out))
+                rows.append(_row(chunk, slot, pool[source_index], mask, detail, options, out))
                 break
             reason = str(detail)
             here = int(position[source_index])
@@ -228,20 +228,20 @@ def _run_chunk(chunk: Chunk) -> dict[str, object]:
     return {"chunk": asdict(chunk), "rows": rows, "failures": dict(sorted(failures.items()))}
 
 
-def _row(chunk: Chunk, cell: Cell | None, slot: int, entry: PoolEntry, mask: np.ndarray, augmentation: object,
+def _row(chunk: Chunk, slot: int, entry: PoolEntry, mask: np.ndarray, augmentation: object,
          options: BuildOptions, out: Path) -> dict[str, object]:
     relative = _mask_path(chunk.split, chunk.cell, slot)
     data = write_mask(out / relative, mask)
     holes = int(np.count_nonzero(mask))
     bin_index = ratio_bin(holes, mask.size)
+    border = border_class(mask)
+    cell = None if bin_index is None else Cell(bin_index, border)
     raw = entry.raw
     aug = asdict(augmentation)  # type: ignore[call-overload]
     return {
-        "path": relative, "split": chunk.split,
-        "cell": "" if bin_index is None else Cell(bin_index, border_class(mask)).name,
-        "bin": bin_index, "bin_low": None if bin_index is None else Cell(bin_index, "B").low,
-        "bin_high": None if bin_index is None else Cell(bin_index, "B").high,
-        "border": border_class(mask), "hole_ratio": f"{holes / mask.size:.6f}", "clip": entry.clip,
+        "path": relative, "split": chunk.split, "cell": "" if cell is None else cell.name,
+        "bin": bin_index, "bin_low": None if cell is None else cell.low, "bin_high": None if cell is None else cell.high,
+        "border": border, "hole_ratio": f"{holes / mask.size:.6f}", "clip": entry.clip,
         "frame_a": raw.frame_a, "frame_b": raw.frame_b, "source": raw.source, "flow": options.extract.flow,
         "dilation": aug["dilation"], "rotation": aug["rotation"], "crop_scale": aug["crop_scale"],
         "center_x": aug["center_x"], "center_y": aug["center_y"], "clear_border": aug["clear_border"],

@@ -3,32 +3,16 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
 
+from .clitools import OneLineErrors
+
 __all__ = ["main"]
 
 
-class _OneLineErrors(click.Group):
-    """Library ``ValueError``s (bad user input) become ``error: ...`` and exit status 1, no traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            click.echo("interrupted: run the same command again to resume", err=True)
-            sys.exit(130)
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, click.ClickException):
-                raise
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            click.echo(f"error: {message}", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_OneLineErrors)
+@click.group(cls=OneLineErrors)
 @click.option("-v", "--verbose", is_flag=True, help="Log details (skipped inputs, cache use).")
 def main(verbose: bool) -> None:
     """Irregular hole masks from video occlusion, binned like NVIDIA's PConv test set."""

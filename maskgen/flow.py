@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .plugins import entry_point_names, load_entry_point, load_object
+from .plugins import Registry
 
 __all__ = [
     "FlowMethod",
@@ -48,7 +48,7 @@ class FlowMethod(Protocol):
         ...
 
 
-_FLOW_FACTORIES: dict[str, Callable[..., FlowMethod]] = {}
+_REGISTRY = Registry("flow method", ENTRY_POINT_GROUP)
 
 
 def register_flow(name: str) -> Callable[[Callable[..., FlowMethod]], Callable[..., FlowMethod]]:
@@ -57,19 +57,12 @@ def register_flow(name: str) -> Callable[[Callable[..., FlowMethod]], Callable[.
     Raises:
         ValueError: if ``name`` is already registered.
     """
-
-    def decorator(factory: Callable[..., FlowMethod]) -> Callable[..., FlowMethod]:
-        if name in _FLOW_FACTORIES:
-            raise ValueError(f"flow method {name!r} is already registered")
-        _FLOW_FACTORIES[name] = factory
-        return factory
-
-    return decorator
+    return _REGISTRY.register(name)
 
 
 def list_flows() -> list[str]:
     """Names of the registered flow methods and of installed ``maskgen.flows`` plug-ins, sorted."""
-    return sorted(set(_FLOW_FACTORIES) | set(entry_point_names(ENTRY_POINT_GROUP)))
+    return _REGISTRY.names()
 
 
 def create_flow(spec: str, **options: Any) -> FlowMethod:
@@ -83,15 +76,7 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
     Raises:
         ValueError: unknown name, or a spec that cannot be imported.
     """
-    if spec in _FLOW_FACTORIES:
-        return _FLOW_FACTORIES[spec](**options)
-    factory = load_entry_point(ENTRY_POINT_GROUP, spec)
-    if factory is None and ":" in spec:
-        factory = load_object(spec, what="flow plug-in")
-    if factory is None:
-        raise ValueError(f"unknown flow method {spec!r}; choose one of {', '.join(list_flows())} "
-                         "or give 'package.module:factory' / 'file.py:factory'")
-    return factory(**options)
+    return _REGISTRY.resolve(spec)(**options)
 
 
 def forward_backward(method: FlowMethod, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_object", "entry_point_names", "load_entry_point"]
+__all__ = ["load_object", "entry_point_names", "load_entry_point", "Registry"]
 
 
 def load_object(spec: str, *, what: str = "plug-in") -> Any:
@@ -56,3 +56,41 @@ def load_entry_point(group: str, name: str) -> Any | None:
         if ep.name == name:
             return ep.load()
     return None
+
+
+class Registry:
+    """Named factories plus plug-ins, in the manner of timm's model registry.
+
+    ``register(name)`` is a decorator; ``names()`` lists registered names and installed entry points of
+    ``group``; ``resolve(spec)`` finds the factory of a name, an entry point, or a ``module:attr`` /
+    ``file.py:attr`` spec.
+    """
+
+    def __init__(self, kind: str, group: str) -> None:
+        self.kind = kind
+        self.group = group
+        self._factories: dict[str, Any] = {}
+
+    def register(self, name: str) -> Any:
+        def decorator(factory: Any) -> Any:
+            if name in self._factories:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._factories[name] = factory
+            return factory
+
+        return decorator
+
+    def names(self) -> list[str]:
+        return sorted(set(self._factories) | set(entry_point_names(self.group)))
+
+    def resolve(self, spec: str) -> Any:
+        """The factory for ``spec``. Raises ValueError for an unknown name or a spec that cannot load."""
+        if spec in self._factories:
+            return self._factories[spec]
+        factory = load_entry_point(self.group, spec)
+        if factory is None and ":" in spec:
+            factory = load_object(spec, what=f"{self.kind} plug-in")
+        if factory is None:
+            raise ValueError(f"unknown {self.kind} {spec!r}; choose one of {', '.join(self.names())} "
+                             "or give 'package.module:factory' / 'file.py:factory'")
+        return factory

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> int:
     import cv2
     import numpy as np
-    from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from benchmark.metrics import l1_percent
     from benchmark.metrics import peak_signal_noise_ratio as our_psnr

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from bench_helpers import MEAN_FILL_COMMAND, MISBEHAVING_MODELS, make_images, make_mask_dataset
 from benchmark.cli import main
 from benchmark.inpainters import create_inpainter, list_inpainters, register_inpainter
-from benchmark.leaderboard import LeaderboardError, collect_runs, write_leaderboard
+from benchmark.leaderboard import LeaderboardError, collect_runs
 from benchmark.pairing import load_mask_rows, make_pairs
 from benchmark.runner import CallableProvider, RunSettings, prepare, score_run
 from maskgen.buckets import CELLS
