@@ -13,8 +13,8 @@ names a weights file whose sha256 the run records.
 
 Built in (:func:`list_inpainters`): ``opencv-telea``, ``opencv-ns`` (``cv2.inpaint``), ``opencv-shiftmap``
 (exemplar-based ``cv2.xphoto.inpaint``, the stand-in for the paper's PatchMatch row; needs opencv-contrib),
-``biharmonic`` (scikit-image) and ``mean-fill`` (the floor: holes filled with the mean colour of the known
-pixels). Third-party models: ``package.module:factory``, ``path/to/file.py:Name``, or an installed package's
+``biharmonic`` (scikit-image), ``mean-fill`` (the floor: holes filled with the mean colour of the known
+pixels) and ``pconv_baseline`` (the reference PConv U-Net; needs ``weights=PATH``). Third-party models: ``package.module:factory``, ``path/to/file.py:Name``, or an installed package's
 entry point in the group ``benchmark.inpainters``.
 """
 from __future__ import annotations
@@ -165,3 +165,10 @@ class MeanFill:
 @register_inpainter("mean-fill")
 def _mean_fill(**options: Any) -> MeanFill:
     return MeanFill(**options)
+
+
+@register_inpainter("pconv_baseline")
+def _pconv_baseline(**options: Any) -> Inpainter:
+    from pconv_baseline.inference import PConvInpainter
+
+    return PConvInpainter(**options)

@@ -1,0 +1,83 @@
+"""Training data: images (random crop + flip) paired with masks from a maskgen dataset, by step number.
+
+Every batch is a pure function of (seed, step, rank): the image and mask indices come from seeded
+permutations per epoch, and each sample's crop and flip from a generator seeded by (seed, step, position).
+So resuming at step s reproduces exactly the batches an uninterrupted run would have seen, whatever the
+number of data-loader workers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.images import discover_images, load_image
+from maskgen.manifest import read_manifest
+from maskgen.maskio import read_mask
+
+__all__ = ["TrainData", "split_images", "mask_paths"]
+
+
+def split_images(folder: Path, *, val_count: int, seed: int) -> tuple[list[str], list[str]]:
+    """(training images, held-out validation images): ``val_count`` images picked by a seeded permutation."""
+    images = discover_images(folder)
+    if len(images) <= val_count:
+        raise ValueError(f"{len(images)} images under {folder} leave none for training after {val_count} for validation")
+    order = np.random.default_rng([seed, 7]).permutation(len(images))
+    held = {images[i] for i in order[:val_count]}
+    return [p for p in images if p not in held], [p for p in images if p in held]
+
+
+def mask_paths(dataset: Path, split: str) -> list[Path]:
+    """Masks of a split of a maskgen dataset (``train`` falls back to ``test`` when the dataset has none)."""
+    rows = read_manifest(dataset)
+    chosen = [dataset / r["path"] for r in rows if r["split"] == split]
+    if not chosen and split == "train":
+        chosen = [dataset / r["path"] for r in rows if r["split"] == "test"]
+    if not chosen:
+        raise ValueError(f"mask dataset {dataset} has no {split} masks")
+    return chosen
+
+
+@dataclass
+class TrainData:
+    images_dir: Path
+    images: list[str]
+    masks: list[Path]
+    size: int
+    batch_size: int
+    seed: int
+
+    def _permutation(self, count: int, epoch: int, salt: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, salt, epoch]).permutation(count)
+
+    def indices(self, step: int, position: int) -> tuple[int, int]:
+        """(image index, mask index) of sample ``position`` of the global batch at ``step``."""
+        flat = step * self.batch_size + position
+        image_epoch, image_offset = divmod(flat, len(self.images))
+        mask_epoch, mask_offset = divmod(flat, len(self.masks))
+        return (int(self._permutation(len(self.images), image_epoch, 1)[image_offset]),
+                int(self._permutation(len(self.masks), mask_epoch, 2)[mask_offset]))
+
+    def sample(self, step: int, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image float32 3xHxW in [0, 1], validity mask float32 1xHxW, 1 = known)."""
+        import cv2
+
+        image_index, mask_index = self.indices(step, position)
+        rng = np.random.default_rng([self.seed, 3, step, position])
+        image = load_image(self.images_dir / self.images[image_index])
+        height, width = image.shape[:2]
+        scale = self.size / min(height, width) * rng.uniform(1.0, 1.25)
+        resized = cv2.resize(image, (max(self.size, round(width * scale)), max(self.size, round(height * scale))),
+                             interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        top = int(rng.integers(resized.shape[0] - self.size + 1))
+        left = int(rng.integers(resized.shape[1] - self.size + 1))
+        crop = resized[top:top + self.size, left:left + self.size]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        hole = read_mask(self.masks[mask_index])
+        if hole.shape != (self.size, self.size):
+            hole = cv2.resize(hole.astype(np.uint8), (self.size, self.size), interpolation=cv2.INTER_NEAREST) > 0
+        image_chw = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32) / 255.0
+        return image_chw, (~hole)[None].astype(np.float32)

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import csv
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from bench_helpers import make_images, make_mask_dataset
+from benchmark.nets.vgg import VGG16Features
+from pconv_baseline.loss import PConvLoss, load_vgg16
+from pconv_baseline.network import PConvUNet
+from pconv_baseline.train import TrainOptions, train
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pconv")
+    torch.manual_seed(0)
+    vgg = root / "vgg16-397923af.pth"
+    torch.save({f"features.{k}": v for k, v in VGG16Features().state_dict().items()}, vgg)
+    return {"masks": make_mask_dataset(root), "images": make_images(root, count=4), "vgg": vgg, "root": root}
+
+
+def _options(setup: dict[str, Path], out: Path, **changes) -> TrainOptions:
+    base = TrainOptions(images=str(setup["images"]), masks=str(setup["masks"]), out=str(out), steps=4, batch_size=2,
+                        size=32, checkpoint_every=2, validate_every=4, val_images=1, val_masks=2, workers=0,
+                        vgg_weights=str(setup["vgg"]), device="cpu")
+    return replace(base, **changes)
+
+
+def _losses(run: Path) -> dict[int, str]:
+    with open(run / "train_log.csv", newline="") as handle:
+        return {int(row["step"]): row["loss"] for row in csv.DictReader(handle)}
+
+
+def test_overfitting_one_batch_halves_the_loss() -> None:
+    torch.manual_seed(0)
+    net = PConvUNet(levels=4)
+    criterion = PConvLoss(VGG16Features())
+    images = torch.rand(4, 3, 32, 32)
+    valid = (torch.rand(4, 1, 32, 32) > 0.3).float()
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-4)
+    losses = []
+    for _ in range(40):
+        output, composite = net(images * valid, valid)
+        loss, _ = criterion(output, composite, images, valid)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0] / 2
+
+
+def test_resume_gives_the_same_next_losses(setup: dict[str, Path], tmp_path: Path) -> None:
+    train(_options(setup, tmp_path / "straight"), progress=False)
+    train(_options(setup, tmp_path / "resumed", steps=2), progress=False)
+    summary = train(_options(setup, tmp_path / "resumed"), progress=False)
+    assert summary["start_step"] == 2
+    straight, resumed = _losses(tmp_path / "straight"), _losses(tmp_path / "resumed")
+    assert resumed[3] == straight[3] and resumed[4] == straight[4]
+    assert (tmp_path / "straight" / "checkpoints" / "step_0000004.pt").is_file()
+    assert list((tmp_path / "straight" / "samples").glob("step_*.png"))
+    with open(tmp_path / "straight" / "train_log.csv", newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert float(last["val_psnr"]) > 0 and 0 < float(last["val_ssim"]) <= 1
+
+
+def test_stage_two_freezes_the_encoder_batch_norm(setup: dict[str, Path], tmp_path: Path) -> None:
+    train(_options(setup, tmp_path / "s1", steps=2), progress=False)
+    first = torch.load(tmp_path / "s1" / "checkpoints" / "last.pt", weights_only=False)["model"]
+    train(_options(setup, tmp_path / "s2", stage=2, steps=2, init=str(tmp_path / "s1" / "checkpoints" / "last.pt")),
+          progress=False)
+    second = torch.load(tmp_path / "s2" / "checkpoints" / "last.pt", weights_only=False)
+    assert second["stage"] == 2 and second["optimizer"]["param_groups"][0]["lr"] == 5e-5
+    for key in ("encoder.1.bn.weight", "encoder.1.bn.running_mean"):
+        assert torch.equal(first[key], second["model"][key])  # frozen
+    assert not torch.equal(first["decoder.0.bn.weight"], second["model"]["decoder.0.bn.weight"])
+
+
+def test_missing_vgg_weights_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ValueError, match="--no-perceptual"):
+        load_vgg16(None)
+    with pytest.warns(UserWarning, match="without the perceptual"):
+        PConvLoss(None)
+
+
+def _ddp_worker(rank: int, options: TrainOptions, port: int) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    train(options, progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_process_ddp_with_gloo(setup: dict[str, Path], tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = _options(setup, tmp_path / "ddp", steps=2)
+    mp.spawn(_ddp_worker, args=(options, port), nprocs=2, join=True)
+    assert (tmp_path / "ddp" / "checkpoints" / "last.pt").is_file()
+    assert sorted(_losses(tmp_path / "ddp")) == [1, 2]
+
+
+def test_pconv_inpainter_any_size_and_in_the_benchmark(setup: dict[str, Path], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+    from benchmark.inpainters import create_inpainter
+
+    train(_options(setup, tmp_path / "run", steps=2), progress=False)
+    weights = tmp_path / "run" / "checkpoints" / "last.pt"
+    model = create_inpainter("pconv_baseline", weights=str(weights))
+    image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    mask = np.zeros((50, 70), dtype=bool)
+    mask[10:30, 20:40] = True
+    output = model(image, mask)
+    assert output.shape == image.shape and output.dtype == np.uint8
+    assert np.array_equal(output[~mask], image[~mask])
+    with pytest.raises(ValueError, match="needs --weights"):
+        create_inpainter("pconv_baseline")
+    result = CliRunner().invoke(main, ["run", "--model", "pconv_baseline", "--weights", str(weights),
+                                       "--masks", str(setup["masks"]), "--images", str(setup["images"]),
+                                       "--out", str(tmp_path / "runs"), "--per-cell", "1", "--batch-size", "4",
+                                       "--quiet", "--no-set-metrics"])
+    assert result.exit_code == 0, result.output
+    assert "12 pairs scored, 0 failed" in result.output
