@@ -32,10 +32,9 @@ def levels_for_size(size: int) -> int:
 
 class _Block(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, *, batch_norm: bool,
-                 activation: nn.Module | None) -> None:
+                 activation: nn.Module | None, layer: type[nn.Conv2d] = PartialConv2d) -> None:
         super().__init__()
-        self.conv = PartialConv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2,
-                                  bias=not batch_norm)
+        self.conv = layer(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=not batch_norm)
         self.bn = nn.BatchNorm2d(out_channels) if batch_norm else None
         self.activation = activation
 
@@ -51,23 +50,24 @@ class _Block(nn.Module):
 class PConvUNet(nn.Module):
     """``forward(image, mask) -> (output, composite)`` for float Bx3xHxW images in [0, 1] and Bx1xHxW
     validity masks (1 = known). ``levels`` defaults to 8 (512x512); the input side must be a multiple of
-    ``2 ** levels``."""
+    ``2 ** levels``. ``layer`` swaps the partial convolution (the benchmark script times the reference)."""
 
-    def __init__(self, *, levels: int = 8, in_channels: int = 3) -> None:
+    def __init__(self, *, levels: int = 8, in_channels: int = 3, layer: type[nn.Conv2d] = PartialConv2d) -> None:
         super().__init__()
         if not 1 <= levels <= len(ENCODER_KERNELS):
             raise ValueError(f"levels must be 1..{len(ENCODER_KERNELS)}, got {levels}")
         self.levels = levels
         channels = [in_channels, *ENCODER_CHANNELS[:levels]]
         self.encoder = nn.ModuleList(
-            _Block(channels[i], channels[i + 1], ENCODER_KERNELS[i], 2, batch_norm=i > 0, activation=nn.ReLU())
+            _Block(channels[i], channels[i + 1], ENCODER_KERNELS[i], 2, batch_norm=i > 0, activation=nn.ReLU(),
+                   layer=layer)
             for i in range(levels))
         decoder = []
         for i in reversed(range(levels)):  # decoder i joins level i+1's output with level i's input
             out_channels = channels[i] if i > 0 else in_channels
             last = i == 0
             decoder.append(_Block(channels[i + 1] + channels[i], out_channels, 3, 1, batch_norm=not last,
-                                  activation=None if last else nn.LeakyReLU(0.2)))
+                                  activation=None if last else nn.LeakyReLU(0.2), layer=layer))
         self.decoder = nn.ModuleList(decoder)
 
     @property

@@ -206,6 +206,14 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
         writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
         if new:
             writer.writeheader()
+    board = None
+    if main_process:
+        try:  # TensorBoard when installed; the CSV log is always written
+            from torch.utils.tensorboard import SummaryWriter
+
+            board = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            board = None
     summary: dict[str, object] = {"start_step": start}
     bar = tqdm(total=options.steps, initial=start, desc=f"stage {options.stage}", unit="step",
                disable=not (progress and main_process))
@@ -243,6 +251,10 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
         if writer is not None:
             writer.writerow({k: row.get(k, "") for k in fields})
             handle.flush()
+        if board is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, float):
+                    board.add_scalar(key, value, step)
         if main_process and (step % options.checkpoint_every == 0 or step == options.steps):
             save_checkpoint(out / "checkpoints" / f"step_{step:07d}.pt", network, optimizer, scaler, step, options)
             save_checkpoint(last, network, optimizer, scaler, step, options)
@@ -251,6 +263,8 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
     bar.close()
     if handle is not None:
         handle.close()
+    if board is not None:
+        board.close()
     if world > 1:
         torch.distributed.barrier()
     summary["step"] = step

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""PConv U-Net speed: training throughput and inference latency, our PartialConv2d against the
+straightforward layer (full-shape mask convolution), fp32 and bf16 autocast, in one run.
+
+    python scripts/bench_pconv.py                       # GPU: 512x512, batch sizes 1, 4, 8
+    python scripts/bench_pconv.py --device cpu --size 64 --batch-sizes 2 --steps 2   # CPU smoke run
+
+Training steps use the full PConv loss (VGG16 with random weights: the speed does not depend on them).
+Prints images/s per configuration and the ratio ours / reference.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    import torch
+
+    from benchmark.nets.vgg import VGG16Features
+    from pconv_baseline.layers import PartialConv2d, PartialConv2dReference
+    from pconv_baseline.loss import PConvLoss
+    from pconv_baseline.network import PConvUNet, levels_for_size
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--batch-sizes", default="1,4,8")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--channels-last", action="store_true")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"device {name}, {args.size}x{args.size}, torch {torch.__version__}, channels_last={args.channels_last}")
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    levels = levels_for_size(args.size)
+    criterion = PConvLoss(VGG16Features()).to(device)
+    results: dict[tuple, float] = {}
+    for batch in (int(b) for b in args.batch_sizes.split(",")):
+        for precision in ("fp32", "bf16"):
+            for label, layer in (("ours", PartialConv2d), ("reference", PartialConv2dReference)):
+                torch.manual_seed(0)
+                net = PConvUNet(levels=levels, layer=layer).to(device)
+                if args.channels_last:
+                    net = net.to(memory_format=torch.channels_last)
+                optimizer = torch.optim.Adam(net.parameters(), lr=2e-4)
+                images = torch.rand(batch, 3, args.size, args.size, device=device)
+                valid = (torch.rand(batch, 1, args.size, args.size, device=device) > 0.3).float()
+                timings = []
+                for step in range(args.warmup + args.steps):
+                    sync()
+                    started = time.perf_counter()
+                    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                        output, composite = net(images * valid, valid)
+                    loss, _ = criterion(output, composite, images, valid)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    sync()
+                    if step >= args.warmup:
+                        timings.append(time.perf_counter() - started)
+                train_rate = batch / statistics.median(timings)
+                net.eval()
+                latencies = []
+                with torch.no_grad():
+                    for step in range(args.warmup + args.steps):
+                        sync()
+                        started = time.perf_counter()
+                        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                            net(images[:1] * valid[:1], valid[:1])
+                        sync()
+                        if step >= args.warmup:
+                            latencies.append(time.perf_counter() - started)
+                latency = statistics.median(latencies) * 1000
+                results[(batch, precision, label)] = train_rate
+                print(f"batch {batch:>2} {precision} {label:<9}: train {train_rate:8.2f} images/s, "
+                      f"inference {latency:8.2f} ms/image (batch 1)", flush=True)
+                del net, optimizer
+            ratio = results[(batch, precision, "ours")] / results[(batch, precision, "reference")]
+            print(f"batch {batch:>2} {precision}: training throughput ours / reference = {ratio:.2f}x", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
