@@ -56,3 +56,7 @@ def train(images: Path, masks: Path, out: Path, stage: str, init: str | None, st
     summary = run_training(options)
     click.echo(f"stopped at step {summary['step']} (started at {summary['start_step']}); last loss "
                f"{summary.get('last_loss', float('nan')):.4f}; validation {summary.get('validation', {})}")
+
+
+if __name__ == "__main__":  # pragma: no cover - torchrun -m pconv_baseline.cli train ...
+    main()
