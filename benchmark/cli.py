@@ -84,14 +84,15 @@ def _report(info: dict, out: Path) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of runs.")
 @click.option("--timeout", type=float, default=None, help="Seconds per image before a call counts as failed.")
 @click.option("--weights", default=None, help="Weights file for models that take one (pconv_baseline).")
+@click.option("--workers", default=1, show_default=True, help="Model processes scoring pairs in parallel (CPU models).")
 @click.option("--batch-size", default=1, show_default=True,
               help="Pairs per model call; a model with inpaint_batch gets them as one torch batch.")
 @click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
 @click.option("--quiet", is_flag=True)
 @_set_metric_options
 def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: Path, images: Path, size: int,
-        seed: int, per_cell: int | None, out: Path, timeout: float | None, weights: str | None, batch_size: int,
-        overwrite: bool,
+        seed: int, per_cell: int | None, out: Path, timeout: float | None, weights: str | None, workers: int,
+        batch_size: int, overwrite: bool,
         quiet: bool, set_metrics: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
         download_weights: bool, device: str | None) -> None:
     """Score a model on (image, mask) pairs per cell and write a run folder."""
@@ -110,14 +111,21 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: 
             info = score_run(prepared, folder, command, model={"name": run_name, "kind": "command", "spec": model_cmd},
                              overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     else:
-        from .modelhost import HostProvider, ModelHost
+        from contextlib import ExitStack
 
-        with ModelHost(model_spec, options={"weights": weights} if weights else None, timeout=timeout) as host:
-            run_name = name or host.name
+        from .modelhost import HostPoolProvider, ModelHost
+
+        if workers < 1:
+            raise click.UsageError("--workers must be >= 1")
+        options = {"weights": weights} if weights else None
+        with ExitStack() as stack:
+            hosts = [stack.enter_context(ModelHost(model_spec, options=options, timeout=timeout))
+                     for _ in range(workers)]
+            run_name = name or hosts[0].name
             model = {"name": run_name, "kind": "python", "spec": model_spec,
-                     "weights_sha256": _weights_sha(host.weights_path)}
+                     "weights_sha256": _weights_sha(hosts[0].weights_path)}
             folder = out / _slug(run_name)
-            info = score_run(prepared, folder, HostProvider(host, batch_size=batch_size), model=model,
+            info = score_run(prepared, folder, HostPoolProvider(hosts, batch_size=batch_size), model=model,
                              overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)
 

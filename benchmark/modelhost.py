@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ModelHost", "ModelFailure", "HostProvider"]
+__all__ = ["ModelHost", "ModelFailure", "HostProvider", "HostPoolProvider"]
 
 
 class ModelFailure(Exception):
@@ -200,3 +200,24 @@ class HostProvider:
             except ModelFailure as failure:
                 results.append((failure, float("nan")))
         return results
+
+
+class HostPoolProvider:
+    """Several model hosts (``--workers``), each in its own process, scoring consecutive shares of a batch
+    in parallel threads (one thread per host; the pipes are not shared). Results keep the request order."""
+
+    def __init__(self, hosts: list[ModelHost], *, batch_size: int = 1) -> None:
+        if not hosts:
+            raise ValueError("need at least one model host")
+        self.providers = [HostProvider(host, batch_size=batch_size) for host in hosts]
+        self.batch_size = batch_size * len(hosts)
+
+    def outputs(self, requests: list) -> list[tuple[object, float]]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        share = -(-len(requests) // len(self.providers))
+        groups = [requests[i * share:(i + 1) * share] for i in range(len(self.providers))]
+        with ThreadPoolExecutor(max_workers=len(self.providers)) as pool:
+            answers = list(pool.map(lambda pair: pair[0].outputs(pair[1]) if pair[1] else [],
+                                    zip(self.providers, groups)))
+        return [answer for group in answers for answer in group]

@@ -92,7 +92,7 @@ def main() -> int:
     for model in args.models.split(","):
         _invoke(benchmark, "benchmark", ["run", "--model", model, "--masks", str(masks), "--images", str(images),
                             "--out", str(args.out / "runs"), "--per-cell", str(args.score_per_cell),
-                            "--timeout", "120", "--overwrite", "--quiet"])
+                            "--timeout", "120", "--workers", str(args.workers), "--overwrite", "--quiet"])
     _invoke(benchmark, "benchmark", ["leaderboard", str(args.out / "runs"), "-o", str(args.out / "leaderboard.csv")])
     print(f"demo done in {time.perf_counter() - started:.0f} s; pictures: {masks}/pictures/, "
           f"{args.out}/runs/*/samples/, {args.out}/leaderboard.png")

@@ -245,3 +245,11 @@ def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "grey-plugin" in list_inpainters()
     model = create_inpainter("grey-plugin")
     assert model(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), bool)).max() == 128
+
+
+def test_parallel_model_processes_give_the_same_rows(data: dict[str, Path], tmp_path: Path) -> None:
+    one = _run(["run", "--model", "opencv-telea", "--name", "one", *_common(data, tmp_path)])
+    two = _run(["run", "--model", "opencv-telea", "--name", "two", "--workers", "2", *_common(data, tmp_path)])
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(_per_image(tmp_path / "one")) == strip(_per_image(tmp_path / "two"))
