@@ -129,3 +129,15 @@ def test_unusable_input_folders_raise(tmp_path: Path) -> None:
     (tmp_path / "junk" / "broken.avi").write_bytes(b"\x00" * 100)
     with pytest.raises(BuildError, match="no usable clip.*broken.avi"):
         build_dataset(tmp_path / "junk", tmp_path / "out", SMALL_BUILD)
+
+
+def test_unreadable_frame_skips_only_its_pairs(tmp_path: Path) -> None:
+    from maskgen.extract import ExtractOptions, extract_clip
+    from maskgen.video import Clip
+
+    folder = write_frames(SpriteScene(frames=6).render(), tmp_path / "clip")
+    (folder / "frame_0003.png").write_bytes(b"broken")
+    result = extract_clip(Clip("clip", folder, "frames"), ExtractOptions(stride=1))
+    assert result.error is None and result.frames == 6 and result.unreadable_frames == [3]
+    assert result.pairs == 3  # (0,1), (1,2), (4,5): the pairs touching frame 3 are skipped
+    assert {(m.frame_a, m.frame_b) for m in result.masks} <= {(0, 1), (1, 2), (4, 5)}
