@@ -108,6 +108,10 @@ def prepare(settings: RunSettings) -> Prepared:
     info = read_dataset_json(settings.masks) or {}
     dataset_fingerprint = str(info.get("fingerprint") or sha256_file(settings.masks / "manifest.csv"))
     pairs = make_pairs(rows, images, seed=settings.seed)
+    first_mask = read_mask(settings.masks / pairs[0].mask)
+    if first_mask.shape != (settings.size, settings.size):
+        raise RunError(f"the masks are {first_mask.shape[1]}x{first_mask.shape[0]} but the evaluation size is "
+                       f"{settings.size}: use --size {first_mask.shape[0]} or masks of that size")
     prepared = Prepared(settings, pairs, dataset_fingerprint, image_set_fingerprint(settings.images, images),
                         len(images))
     prepared.protocol_key = hashlib.sha256(json.dumps({

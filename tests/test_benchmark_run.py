@@ -253,3 +253,10 @@ def test_parallel_model_processes_give_the_same_rows(data: dict[str, Path], tmp_
     assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(_per_image(tmp_path / "one")) == strip(_per_image(tmp_path / "two"))
+
+
+def test_wrong_evaluation_size_is_refused_before_anything_is_written(data: dict[str, Path], tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--model", "mean-fill", "--size", "256", *_common(data, tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert "error: the masks are 512x512 but the evaluation size is 256" in result.output
+    assert not (tmp_path / "runs").exists()
