@@ -251,7 +251,6 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
     index_of = {pair.pair_id: index for index, pair in enumerate(prepared.pairs)}
     feature_log = FeatureLog(out / "fid_features.partial")
     new_file = not partial_path.is_file() or partial_path.stat().st_size == 0
-    samples: dict[str, list[tuple[np.ndarray, ...]]] = {}
     sample_ids = _sample_ids(prepared.pairs)
 
     unreadable: dict[str, str] = {}  # pair_id -> why its image or mask cannot be used
@@ -305,8 +304,8 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
                         if features is not None:  # before the row: a kill never leaves a row without them
                             feature_log.append(index_of[pair.pair_id], features)
                     row.update(status="ok", error="", seconds=seconds)
-                    if pair.pair_id in sample_ids:
-                        samples.setdefault(pair.cell, []).append((model_input, mask, composite, image))
+                    if pair.pair_id in sample_ids:  # kept on disk, so grids survive an interruption
+                        _write_sample_row(out, pair.pair_id, model_input, mask, composite, image)
                 except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
                     row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                                seconds=None)
@@ -325,7 +324,7 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
         set_metrics.inception is not None else {}
     summary = summarise(ordered, fid)
     atomic_write_text(out / "summary.csv", summary_csv(summary))
-    _write_samples(out, samples)
+    _write_sample_grids(out, prepared.pairs, sample_ids)
     info: dict[str, object] = {
         "format": "benchmark-run/1",
         "protocol_key": prepared.protocol_key,
@@ -425,18 +424,36 @@ def _sample_ids(pairs: list[Pair]) -> set[str]:
     return {pair_id for ids in chosen.values() for pair_id in ids}
 
 
-def _write_samples(out: Path, samples: dict[str, list[tuple[np.ndarray, ...]]]) -> None:
-    """``samples/grid_<cell>.png``: rows of (input with white holes, output, ground truth), 256 px tiles."""
+def _write_sample_row(out: Path, pair_id: str, model_input: np.ndarray, mask: np.ndarray, composite: np.ndarray,
+                      truth: np.ndarray) -> None:
+    """One grid row (input with white holes, output, ground truth; 256 px tiles) as a PNG in samples/.rows."""
     import cv2
 
-    for cell_name, triples in samples.items():
-        tiles = []
-        for model_input, mask, composite, truth in triples:
-            shown = model_input.copy()
-            shown[mask] = 255
-            row = [cv2.resize(t, (256, 256), interpolation=cv2.INTER_AREA) for t in (shown, composite, truth)]
-            tiles.append(np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=128) for t in row]))
-        grid = np.vstack(tiles)
-        ok, data = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    shown = model_input.copy()
+    shown[mask] = 255
+    tiles = [cv2.resize(t, (256, 256), interpolation=cv2.INTER_AREA) for t in (shown, composite, truth)]
+    row = np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=128) for t in tiles])
+    ok, data = cv2.imencode(".png", cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
+    if ok:
+        atomic_write_bytes(out / "samples" / ".rows" / f"{pair_id}.png", data.tobytes())
+
+
+def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> None:
+    """``samples/grid_<cell>.png`` from the saved rows of the first pairs of each cell."""
+    import shutil
+
+    import cv2
+
+    rows_dir = out / "samples" / ".rows"
+    by_cell: dict[str, list[np.ndarray]] = {}
+    for pair in pairs:
+        path = rows_dir / f"{pair.pair_id}.png"
+        if pair.pair_id in sample_ids and path.is_file():
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                by_cell.setdefault(pair.cell, []).append(image)
+    for cell_name, rows in by_cell.items():
+        ok, data = cv2.imencode(".png", np.vstack(rows))
         if ok:
             atomic_write_bytes(out / "samples" / f"grid_{cell_name}.png", data.tobytes())
+    shutil.rmtree(rows_dir, ignore_errors=True)

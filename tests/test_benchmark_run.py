@@ -165,6 +165,11 @@ def test_interrupted_run_resumes(data: dict[str, Path], tmp_path: Path) -> None:
     score_run(prepared, tmp_path / "whole", CallableProvider(lambda pair, image, mask: (np.full_like(image, 100), 0.5)),
               model=model)
     assert (tmp_path / "flat" / "per_image.csv").read_bytes() == (tmp_path / "whole" / "per_image.csv").read_bytes()
+    # the sample grids include the pairs scored before the interruption
+    grids = sorted(p.name for p in (tmp_path / "flat" / "samples").glob("grid_*.png"))
+    assert len(grids) == 12 and not (tmp_path / "flat" / "samples" / ".rows").exists()
+    for name in grids:
+        assert (tmp_path / "flat" / "samples" / name).read_bytes() == (tmp_path / "whole" / "samples" / name).read_bytes()
 
 
 def test_leaderboard_merges_and_refuses(data: dict[str, Path], tmp_path: Path) -> None:
