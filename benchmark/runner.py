@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
@@ -255,63 +256,60 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
 
     unreadable: dict[str, str] = {}  # pair_id -> why its image or mask cannot be used
 
-    def request(pair: Pair) -> tuple[Pair, np.ndarray, np.ndarray] | None:
+    def request(pair: Pair) -> tuple[Pair, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(pair, ground truth, model input, mask), or None when the image or mask cannot be read."""
         try:
             mask = prepared.mask(pair)
-            return pair, masked_input(prepared.image(pair.image), mask), mask
+            image = prepared.image(pair.image)
+            return pair, image, masked_input(image, mask), mask
         except RunError:
             raise
         except (ValueError, OSError) as exc:  # an unreadable image or mask costs its pair only
             unreadable[pair.pair_id] = str(exc).splitlines()[0]
             return None
 
+    def fetch(batch: list[Pair]) -> tuple[list, dict[str, tuple[object, float]]]:
+        items = [item for item in map(request, batch) if item is not None]
+        outputs = provider.outputs([(item[0], item[2], item[3]) for item in items]) if items else []
+        return items, dict(zip((item[0].pair_id for item in items), outputs))
+
     prepare_all = getattr(provider, "prepare", None)
     if prepare_all is not None and pending:
-        prepare_all(item for item in map(request, pending) if item is not None)
+        prepare_all((item[0], item[2], item[3]) for item in map(request, pending) if item is not None)
     bar = tqdm(total=len(prepared.pairs), initial=len(done), desc="pairs", unit="pair", disable=not progress,
                file=sys.stderr)
     step = max(1, int(provider.batch_size))
-    with open(partial_path, "a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
-        if new_file:
-            writer.writeheader()
-        for start in range(0, len(pending), step):
-            batch = pending[start:start + step]
-            requests = [item for item in map(request, batch) if item is not None]
-            answers = dict(zip((item[0].pair_id for item in requests), provider.outputs(requests))) if requests else {}
-            by_id = {item[0].pair_id: item for item in requests}
-            for pair in batch:
-                if pair.pair_id not in by_id:
-                    writer.writerow({k: _format(v) for k, v in {
-                        "pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
-                        "status": "failed", "error": unreadable.get(pair.pair_id, "unreadable input")}.items()})
+    batches = [pending[start:start + step] for start in range(0, len(pending), step)]
+    # one thread fetches the next batch's outputs (loading images, waiting for the model) while this one
+    # scores the current batch: the model and the metrics overlap
+    executor = ThreadPoolExecutor(max_workers=1)
+    try:
+        with open(partial_path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
+            if new_file:
+                writer.writeheader()
+            future = executor.submit(fetch, batches[0]) if batches else None
+            for index, batch in enumerate(batches):
+                items, answers = future.result()
+                if index + 1 < len(batches):
+                    future = executor.submit(fetch, batches[index + 1])
+                by_id = {item[0].pair_id: item for item in items}
+                for pair in batch:
+                    if pair.pair_id not in by_id:
+                        row = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
+                               "status": "failed", "error": unreadable.get(pair.pair_id, "unreadable input")}
+                    else:
+                        _, image, model_input, mask = by_id[pair.pair_id]
+                        row = _score_pair(pair, image, model_input, mask, answers[pair.pair_id], set_metrics,
+                                          feature_log, index_of[pair.pair_id])
+                        if row["status"] == "ok" and pair.pair_id in sample_ids:  # on disk: survives a kill
+                            _write_sample_row(out, pair.pair_id, model_input, mask,
+                                              np.where(mask[..., None], row.pop("_output"), image), image)
+                    writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
                     handle.flush()
                     bar.update(1)
-                    continue
-                _, model_input, mask = by_id[pair.pair_id]
-                output, seconds = answers[pair.pair_id]
-                image = prepared.image(pair.image)
-                row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image,
-                                          "mask": pair.mask, "hole_ratio": float(mask.mean())}
-                try:
-                    if isinstance(output, BaseException):
-                        raise output
-                    checked = check_output(output, image.shape)
-                    composite = np.where(mask[..., None], checked, image)
-                    row.update(image_metrics(image, composite, mask))
-                    if set_metrics is not None and set_metrics.active:
-                        row["lpips"], features = set_metrics.pair(image, composite)
-                        if features is not None:  # before the row: a kill never leaves a row without them
-                            feature_log.append(index_of[pair.pair_id], features)
-                    row.update(status="ok", error="", seconds=seconds)
-                    if pair.pair_id in sample_ids:  # kept on disk, so grids survive an interruption
-                        _write_sample_row(out, pair.pair_id, model_input, mask, composite, image)
-                except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
-                    row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                               seconds=None)
-                writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
-                handle.flush()
-                bar.update(1)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
     bar.close()
     rows = _read_partial(partial_path)
     ordered = [rows[p.pair_id] for p in prepared.pairs]
@@ -378,6 +376,29 @@ def _fid_per_cell(prepared: Prepared, rows: list[dict[str, str]],
         result[name] = (frechet_distance(truth.mean(0), np.cov(truth, rowvar=False),
                                          output.mean(0), np.cov(output, rowvar=False)), len(items))
     return result
+
+
+def _score_pair(pair: Pair, image: np.ndarray, model_input: np.ndarray, mask: np.ndarray,
+                answer: tuple[object, float], set_metrics: "SetMetrics | None", feature_log: FeatureLog,
+                index: int) -> dict[str, object]:
+    """The per-image row of one pair: metrics of the composite, or the failure and its reason."""
+    output, seconds = answer
+    row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
+                              "hole_ratio": float(mask.mean())}
+    try:
+        if isinstance(output, BaseException):
+            raise output
+        checked = check_output(output, image.shape)
+        composite = np.where(mask[..., None], checked, image)
+        row.update(image_metrics(image, composite, mask))
+        if set_metrics is not None and set_metrics.active:
+            row["lpips"], features = set_metrics.pair(image, composite)
+            if features is not None:  # before the row is written: a kill never leaves a row without them
+                feature_log.append(index, features)
+        row.update(status="ok", error="", seconds=seconds, _output=checked)
+    except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
+        row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__, seconds=None)
+    return row
 
 
 def summarise(rows: Iterable[dict[str, str]], fid: dict[str, tuple[float, int]] | None = None) -> list[dict[str, object]]:
