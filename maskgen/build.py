@@ -280,9 +280,13 @@ class _Runner:
             for future in as_completed(futures):
                 yield future.result()
         except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
-            for process in list((getattr(executor, "_processes", None) or {}).values()):
+            # stop the workers first (shutdown forgets them): an interrupt must not wait for running clips
+            workers = list((getattr(executor, "_processes", None) or {}).values())
+            for process in workers:
                 process.terminate()
+            executor.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.join(5)
             raise
         executor.shutdown(wait=True)
 
