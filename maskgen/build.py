@@ -112,8 +112,8 @@ def _json_key(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _clip_task(args: tuple[Clip, ExtractOptions, str, Path]) -> ClipMasks:
-    clip, options, key, cache_path = args
+def _clip_task(args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+    clip, options, cache_path = args
     try:
         sha = clip_fingerprint(clip)
     except OSError as exc:
@@ -363,14 +363,14 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     keys = {clip.clip_id: _clip_cache_key(clip, options.extract) for clip in clips}
     raw_dir = work / "raw"
     results: dict[str, ClipMasks] = {}
-    todo: list[tuple[Clip, ExtractOptions, str, Path]] = []
+    todo: list[tuple[Clip, ExtractOptions, Path]] = []
     for clip in clips:
         cache = raw_dir / f"{keys[clip.clip_id]}.npz"
         cached = load_cached(cache) if cache.is_file() else None
         if cached is not None:
             results[clip.clip_id] = cached
         else:
-            todo.append((clip, options.extract, keys[clip.clip_id], cache))
+            todo.append((clip, options.extract, cache))
     todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
     bar = tqdm(total=len(clips), initial=len(clips) - len(todo), desc="clips", unit="clip", disable=not progress,
                file=sys.stderr)
