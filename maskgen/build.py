@@ -148,6 +148,7 @@ class PoolEntry:
 
 _POOLS: dict[str, list[PoolEntry]] = {}
 _RANK: dict[str, np.ndarray] = {}  # pool indices sorted by raw hole ratio
+_POSITION: dict[str, np.ndarray] = {}  # inverse of _RANK: a pool index's place in that order
 _CONTEXT: dict[str, object] = {}
 
 
@@ -159,8 +160,12 @@ def _init_worker(pools: dict[str, list[PoolEntry]], context: dict[str, object], 
     _POOLS.clear()
     _POOLS.update(pools)
     _RANK.clear()
+    _POSITION.clear()
     for split, pool in pools.items():
-        _RANK[split] = np.argsort(np.array([entry.raw.hole_ratio for entry in pool]), kind="stable")
+        rank = np.argsort(np.array([entry.raw.hole_ratio for entry in pool]), kind="stable")
+        position = np.empty_like(rank)
+        position[rank] = np.arange(len(rank))
+        _RANK[split], _POSITION[split] = rank, position
     _CONTEXT.clear()
     _CONTEXT.update(context)
 
@@ -192,8 +197,7 @@ def _run_chunk(chunk: Chunk) -> dict[str, object]:
     out = Path(str(_CONTEXT["out"]))
     pool = _POOLS[chunk.split]
     rank = _RANK[chunk.split]
-    position = np.empty_like(rank)
-    position[rank] = np.arange(len(rank))
+    position = _POSITION[chunk.split]
     cell = None if chunk.cell == "train" else cell_by_name(chunk.cell)
     cell_code = TRAIN_CELL_CODE if cell is None else cell.index
     # the larger bins start from the larger raw masks: a thin sliver rarely reaches 50 % holes

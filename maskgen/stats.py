@@ -29,8 +29,7 @@ def _groups_from_folder(folder: Path, polarity: str) -> dict[str, list[Path]]:
     if not files:
         raise ValueError(f"{str(folder)!r} holds no manifest.csv and no image file")
     if polarity == "auto":
-        fractions = [float(np.count_nonzero(read_mask_values(p) >= 128)) / read_mask_values(p).size
-                     for p in files[:200]]
+        fractions = [float(np.mean(read_mask_values(p) >= 128)) for p in files[:200]]
         polarity = detect_polarity(fractions)
     groups: dict[str, list[Path]] = {}
     for path in files:

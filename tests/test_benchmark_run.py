@@ -29,6 +29,11 @@ def _per_image(folder: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _without_seconds(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Rows minus the timing column (the only one that may differ between equal runs)."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
 def _run(args: list[str]) -> object:
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     return result
@@ -89,8 +94,7 @@ def test_plugins_from_file_module_and_command_agree(data: dict[str, Path], tmp_p
     by_file = _run(["run", "--model", f"{plugins / 'my_models.py'}:Grey", "--name", "grey-file", *_common(data, tmp_path)])
     by_module = _run(["run", "--model", "my_models:Grey", "--name", "grey-module", *_common(data, tmp_path)])
     assert by_file.exit_code == 0 and by_module.exit_code == 0, by_file.output + by_module.output
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
-    assert strip(_per_image(tmp_path / "grey-file")) == strip(_per_image(tmp_path / "grey-module"))
+    assert _without_seconds(_per_image(tmp_path / "grey-file")) == _without_seconds(_per_image(tmp_path / "grey-module"))
     command = f"{sys.executable} {plugins / 'mean_fill_cmd.py'} {{input_dir}} {{mask_dir}} {{output_dir}}"
     by_command = _run(["run", "--model-cmd", command, "--name", "mean-cmd", *_common(data, tmp_path)])
     assert by_command.exit_code == 0, by_command.output
@@ -120,8 +124,7 @@ def test_predictions_folder_scores_like_the_model(data: dict[str, Path], tmp_pat
     scored = _run(["score", "--predictions", str(predictions), "--name", "mean-fill-elsewhere", *_common(data, tmp_path)])
     direct = _run(["run", "--model", "mean-fill", *_common(data, tmp_path)])
     assert scored.exit_code == 0 and direct.exit_code == 0, scored.output
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
-    assert strip(_per_image(tmp_path / "mean-fill-elsewhere")) == strip(_per_image(tmp_path / "mean-fill"))
+    assert _without_seconds(_per_image(tmp_path / "mean-fill-elsewhere")) == _without_seconds(_per_image(tmp_path / "mean-fill"))
 
 
 @pytest.mark.parametrize(("model", "expected_error", "failures"), [
@@ -211,9 +214,8 @@ def test_batched_torch_path_equals_single_calls(data: dict[str, Path], tmp_path:
     batched = _run(["run", "--model", spec, "--name", "batched", "--batch-size", "5", *_common(data, tmp_path)])
     single = _run(["run", "--model", spec, "--name", "single", *_common(data, tmp_path)])
     assert batched.exit_code == 0 and single.exit_code == 0, batched.output + single.output
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     rows = _per_image(tmp_path / "batched")
-    assert strip(rows) == strip(_per_image(tmp_path / "single"))
+    assert _without_seconds(rows) == _without_seconds(_per_image(tmp_path / "single"))
     assert {r["status"] for r in rows} == {"ok"}
     nan = _run(["run", "--model", f"{plugin}:TorchNaNSecond", "--name", "nan", "--batch-size", "4",
                 *_common(data, tmp_path)])
@@ -256,8 +258,7 @@ def test_parallel_model_processes_give_the_same_rows(data: dict[str, Path], tmp_
     one = _run(["run", "--model", "opencv-telea", "--name", "one", *_common(data, tmp_path)])
     two = _run(["run", "--model", "opencv-telea", "--name", "two", "--workers", "2", *_common(data, tmp_path)])
     assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
-    assert strip(_per_image(tmp_path / "one")) == strip(_per_image(tmp_path / "two"))
+    assert _without_seconds(_per_image(tmp_path / "one")) == _without_seconds(_per_image(tmp_path / "two"))
 
 
 def test_wrong_evaluation_size_is_refused_before_anything_is_written(data: dict[str, Path], tmp_path: Path) -> None:
