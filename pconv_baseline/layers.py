@@ -40,18 +40,19 @@ class PartialConv2d(nn.Conv2d):
                 window_sum = window_sum * self.in_channels
             window_size = float(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
             valid = window_sum > 0
-            ratio = torch.where(valid, window_size / window_sum.clamp(min=1.0), torch.zeros_like(window_sum))
             new_mask = valid.to(torch.float32)
+            # zero outside the new mask, so the output needs no separate multiplication by it
+            ratio = window_size / window_sum.clamp(min=1.0) * new_mask
         # the bias is fused into the convolution, so an all-valid mask gives exactly nn.Conv2d
         raw = F.conv2d(x * mask.to(x.dtype), self.weight, self.bias, self.stride, self.padding, self.dilation,
                        self.groups)
         ratio = ratio.to(raw.dtype)
         if self.bias is None:
-            out = raw * ratio
-        else:
-            bias = self.bias.view(1, -1, 1, 1).to(raw.dtype)
-            out = torch.where(ratio == 1, raw, (raw - bias) * ratio + bias)
-        return out * new_mask.to(out.dtype), new_mask
+            return raw * ratio, new_mask
+        # (raw - b) * ratio + b inside the new mask, 0 outside, in two full-size operations:
+        # raw * ratio + b * (new_mask - ratio); where ratio is 1 the second term is exactly 0
+        bias_share = self.bias.view(1, -1, 1, 1).to(raw.dtype) * (new_mask.to(raw.dtype) - ratio)
+        return torch.addcmul(bias_share, raw, ratio), new_mask
 
 
 class PartialConv2dReference(nn.Conv2d):
