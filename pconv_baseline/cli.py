@@ -32,6 +32,8 @@ def main() -> None:
 @click.option("--channels-last", is_flag=True)
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the network.")
 @click.option("--checkpoint-every", default=500, show_default=True)
+@click.option("--keep-checkpoints", default=0, show_default=True,
+              help="Keep the N newest checkpoints/step_*.pt (0 = all; last.pt is always kept).")
 @click.option("--validate-every", default=500, show_default=True)
 @click.option("--val-images", default=8, show_default=True, help="Images held out for validation.")
 @click.option("--workers", default=2, show_default=True, help="Data-loader processes.")
@@ -41,6 +43,7 @@ def main() -> None:
 @click.option("--device", default=None)
 def train(images: Path, masks: Path, out: Path, stage: str, init: str | None, steps: int, batch_size: int, size: str,
           lr: float | None, seed: int, bf16: bool, channels_last: bool, compile_model: bool, checkpoint_every: int,
+          keep_checkpoints: int,
           validate_every: int, val_images: int, workers: int, vgg_weights: str | None, download_weights: bool,
           no_perceptual: bool, device: str | None) -> None:
     """Train (or resume: run the same command again) the PConv U-Net; multi-GPU with torchrun."""
@@ -50,6 +53,7 @@ def train(images: Path, masks: Path, out: Path, stage: str, init: str | None, st
     options = TrainOptions(images=str(images), masks=str(masks), out=str(out), stage=int(stage), steps=steps,
                            batch_size=batch_size, size=int(size), lr=lr, seed=seed, bf16=bf16,
                            channels_last=channels_last, compile=compile_model, checkpoint_every=checkpoint_every,
+                           keep_checkpoints=keep_checkpoints,
                            validate_every=validate_every, val_images=val_images, workers=workers, init=init,
                            vgg_weights=vgg_weights, no_perceptual=no_perceptual, download_weights=download_weights,
                            device=device)

@@ -43,6 +43,7 @@ class TrainOptions:
     channels_last: bool = False
     compile: bool = False
     checkpoint_every: int = 500
+    keep_checkpoints: int = 0  # newest step_*.pt files kept (0 = all); last.pt is always kept
     validate_every: int = 500
     val_images: int = 8
     val_masks: int = 24
@@ -258,6 +259,8 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
         if main_process and (step % options.checkpoint_every == 0 or step == options.steps):
             save_checkpoint(out / "checkpoints" / f"step_{step:07d}.pt", network, optimizer, scaler, step, options)
             save_checkpoint(last, network, optimizer, scaler, step, options)
+            if options.keep_checkpoints > 0:
+                _prune_checkpoints(out / "checkpoints", options.keep_checkpoints)
         if step >= options.steps:
             break
     bar.close()
@@ -269,6 +272,12 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
         torch.distributed.barrier()
     summary["step"] = step
     return summary
+
+
+def _prune_checkpoints(folder: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``step_*.pt`` files (numbered, so the name orders them)."""
+    for stale in sorted(folder.glob("step_*.pt"))[:-keep]:
+        stale.unlink()
 
 
 def _write_grid(path: Path, rows: list[np.ndarray]) -> None:

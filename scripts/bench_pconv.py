@@ -21,6 +21,45 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def count_arithmetic(args, device, levels: int) -> None:
+    """Print the floating-point operations of one training image for each layer (torch's flop counter:
+    convolutions and matrix products), the bound on the throughput ratio that arithmetic alone sets."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmark.nets.vgg import VGG16Features
+    from pconv_baseline.layers import PartialConv2d, PartialConv2dReference
+    from pconv_baseline.loss import PConvLoss
+    from pconv_baseline.network import PConvUNet
+
+    totals = {}
+    for label, layer in (("ours", PartialConv2d), ("reference", PartialConv2dReference)):
+        net = PConvUNet(levels=levels, layer=layer).to(device)
+        criterion = PConvLoss(VGG16Features()).to(device)
+        image = torch.rand(1, 3, args.size, args.size, device=device)
+        valid = (torch.rand(1, 1, args.size, args.size, device=device) > 0.3).float()
+        counts = []
+        for phase in ("network", "loss", "backward", "network alone"):
+            with FlopCounterMode(display=False) as counter:
+                if phase == "network":
+                    output, composite = net(image * valid, valid)
+                elif phase == "loss":
+                    loss, _ = criterion(output, composite, image, valid)
+                elif phase == "backward":
+                    loss.backward()
+                else:  # a forward and backward pass with an L1 loss: the network's own arithmetic
+                    output, _ = net(image * valid, valid)
+                    torch.nn.functional.l1_loss(output, image).backward()
+            counts.append(counter.get_total_flops() / 1e9)
+        totals[label] = counts
+        print(f"arithmetic per training image, {label:<9}: network forward {counts[0]:.1f} GFLOP, loss forward "
+              f"{counts[1]:.1f}, backward {counts[2]:.1f}, total {sum(counts[:3]):.1f}; network alone "
+              f"(forward + backward) {counts[3]:.1f}")
+    ours, reference = totals["ours"], totals["reference"]
+    print(f"arithmetic bound on the training ratio: {sum(reference[:3]) / sum(ours[:3]):.2f}x with the full loss, "
+          f"{reference[3] / ours[3]:.2f}x for the network alone", flush=True)
+
+
 def main() -> int:
     import torch
 
@@ -50,6 +89,7 @@ def main() -> int:
             torch.cuda.synchronize(device)
 
     levels = levels_for_size(args.size)
+    count_arithmetic(args, device, levels)
     if args.loss == "full":
         criterion = PConvLoss(VGG16Features()).to(device)
     else:

@@ -70,6 +70,13 @@ def test_resume_gives_the_same_next_losses(setup: dict[str, Path], tmp_path: Pat
     assert float(last["val_psnr"]) > 0 and 0 < float(last["val_ssim"]) <= 1
 
 
+def test_keep_checkpoints_deletes_all_but_the_newest(setup: dict[str, Path], tmp_path: Path) -> None:
+    train(_options(setup, tmp_path / "run", steps=3, checkpoint_every=1, validate_every=10, keep_checkpoints=2),
+          progress=False)
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert kept == ["last.pt", "step_0000002.pt", "step_0000003.pt"]
+
+
 def test_stage_two_freezes_the_encoder_batch_norm(setup: dict[str, Path], tmp_path: Path) -> None:
     train(_options(setup, tmp_path / "s1", steps=2), progress=False)
     first = torch.load(tmp_path / "s1" / "checkpoints" / "last.pt", weights_only=False)["model"]
