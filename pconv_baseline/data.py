@@ -16,7 +16,7 @@ from benchmark.images import discover_images, load_image
 from maskgen.manifest import read_manifest
 from maskgen.maskio import read_mask
 
-__all__ = ["TrainData", "split_images", "mask_paths"]
+__all__ = ["TrainData", "split_images", "mask_paths", "validation_masks"]
 
 
 def split_images(folder: Path, *, val_count: int, seed: int) -> tuple[list[str], list[str]]:
@@ -38,6 +38,16 @@ def mask_paths(dataset: Path, split: str) -> list[Path]:
     if not chosen:
         raise ValueError(f"mask dataset {dataset} has no {split} masks")
     return chosen
+
+
+def validation_masks(dataset: Path, count: int) -> list[Path]:
+    """``count`` masks of the test split, evenly spaced through it: the manifest lists it cell by cell, so
+    every (bin, border) cell is represented once ``count`` reaches the number of cells."""
+    test = mask_paths(dataset, "test")
+    if count >= len(test):
+        return test
+    picks = np.linspace(0, len(test) - 1, num=count).round().astype(int)
+    return [test[i] for i in picks]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import TrainData, mask_paths, split_images
+from .data import TrainData, mask_paths, split_images, validation_masks
 from .loss import PConvLoss, load_vgg16
 from .network import PConvUNet, levels_for_size
 
@@ -157,7 +157,7 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
     train_images, val_images = split_images(Path(options.images), val_count=options.val_images, seed=options.seed)
     data = TrainData(Path(options.images), train_images, mask_paths(Path(options.masks), "train"), options.size,
                      options.batch_size, options.seed)
-    val_masks = mask_paths(Path(options.masks), "test")[: options.val_masks]
+    val_masks = validation_masks(Path(options.masks), options.val_masks)
     val_data = TrainData(Path(options.images), val_images, val_masks, options.size, 1, options.seed + 1)
     val_pairs = [val_data.sample(0, k) for k in range(len(val_masks))]
 

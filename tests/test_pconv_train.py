@@ -139,3 +139,14 @@ def test_pconv_inpainter_any_size_and_in_the_benchmark(setup: dict[str, Path], t
                                        "--quiet", "--no-set-metrics"])
     assert result.exit_code == 0, result.output
     assert "12 pairs scored, 0 failed" in result.output
+
+
+def test_validation_masks_cover_every_cell(tmp_path: Path) -> None:
+    from maskgen.manifest import read_manifest
+    from pconv_baseline.data import validation_masks
+
+    dataset = make_mask_dataset(tmp_path, per_cell=3)  # 36 test masks, listed cell by cell
+    cell_of = {dataset / row["path"]: row["cell"] for row in read_manifest(dataset)}
+    picked = validation_masks(dataset, 12)
+    assert len(picked) == 12 and len({cell_of[p] for p in picked}) == 12
+    assert len(validation_masks(dataset, 100)) == 36
