@@ -95,22 +95,28 @@ def main() -> int:
     else:
         def criterion(output, composite, target, valid):  # noqa: ARG001 - the PConvLoss signature
             return torch.nn.functional.l1_loss(output.float(), target), {}
-    results: dict[tuple, float] = {}
+    layers = {"ours": PartialConv2d, "reference": PartialConv2dReference}
     for batch in (int(b) for b in args.batch_sizes.split(",")):
         for precision in ("fp32", "bf16"):
-            for label, layer in (("ours", PartialConv2d), ("reference", PartialConv2dReference)):
+            autocast = {"device_type": device.type, "dtype": torch.bfloat16, "enabled": precision == "bf16"}
+            images = torch.rand(batch, 3, args.size, args.size, device=device)
+            valid = (torch.rand(batch, 1, args.size, args.size, device=device) > 0.3).float()
+            nets, optimizers = {}, {}
+            for label, layer in layers.items():
                 torch.manual_seed(0)
-                net = PConvUNet(levels=levels, layer=layer).to(device)
+                nets[label] = PConvUNet(levels=levels, layer=layer).to(device)
                 if args.channels_last:
-                    net = net.to(memory_format=torch.channels_last)
-                optimizer = torch.optim.Adam(net.parameters(), lr=2e-4)
-                images = torch.rand(batch, 3, args.size, args.size, device=device)
-                valid = (torch.rand(batch, 1, args.size, args.size, device=device) > 0.3).float()
-                timings = []
-                for step in range(args.warmup + args.steps):
+                    nets[label] = nets[label].to(memory_format=torch.channels_last)
+                optimizers[label] = torch.optim.Adam(nets[label].parameters(), lr=2e-4)
+            # the two layers take turns, step by step, so drift in a shared machine's speed hits both alike
+            timings = {label: [] for label in layers}
+            latencies = {label: [] for label in layers}
+            for step in range(args.warmup + args.steps):
+                for label in layers:
+                    net, optimizer = nets[label], optimizers[label]
                     sync()
                     started = time.perf_counter()
-                    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    with torch.autocast(**autocast):
                         output, composite = net(images * valid, valid)
                     loss, _ = criterion(output, composite, images, valid)
                     optimizer.zero_grad(set_to_none=True)
@@ -118,26 +124,25 @@ def main() -> int:
                     optimizer.step()
                     sync()
                     if step >= args.warmup:
-                        timings.append(time.perf_counter() - started)
-                train_rate = batch / statistics.median(timings)
-                net.eval()
-                latencies = []
-                with torch.no_grad():
-                    for step in range(args.warmup + args.steps):
-                        sync()
-                        started = time.perf_counter()
-                        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                            net(images[:1] * valid[:1], valid[:1])
-                        sync()
-                        if step >= args.warmup:
-                            latencies.append(time.perf_counter() - started)
-                latency = statistics.median(latencies) * 1000
-                results[(batch, precision, label)] = train_rate
-                print(f"batch {batch:>2} {precision} {label:<9}: train {train_rate:8.2f} images/s, "
-                      f"inference {latency:8.2f} ms/image (batch 1)", flush=True)
-                del net, optimizer
-            ratio = results[(batch, precision, "ours")] / results[(batch, precision, "reference")]
-            print(f"batch {batch:>2} {precision}: training throughput ours / reference = {ratio:.2f}x", flush=True)
+                        timings[label].append(time.perf_counter() - started)
+            for step in range(args.warmup + args.steps):
+                for label in layers:
+                    nets[label].eval()
+                    sync()
+                    started = time.perf_counter()
+                    with torch.no_grad(), torch.autocast(**autocast):
+                        nets[label](images[:1] * valid[:1], valid[:1])
+                    sync()
+                    if step >= args.warmup:
+                        latencies[label].append(time.perf_counter() - started)
+            rates = {label: batch / statistics.median(timings[label]) for label in layers}
+            for label in layers:
+                print(f"batch {batch:>2} {precision} {label:<9}: train {rates[label]:8.2f} images/s, "
+                      f"inference {statistics.median(latencies[label]) * 1000:8.2f} ms/image (batch 1)", flush=True)
+            latency_ratio = statistics.median(latencies["reference"]) / statistics.median(latencies["ours"])
+            print(f"batch {batch:>2} {precision}: ours / reference: training throughput "
+                  f"{rates['ours'] / rates['reference']:.2f}x, inference speed {latency_ratio:.2f}x", flush=True)
+            del nets, optimizers
     return 0
 
 
