@@ -9,7 +9,8 @@ import numpy as np
 from maskgen.maskio import sha256_file
 from maskgen.video import natural_key
 
-__all__ = ["IMAGE_EXTENSIONS", "PREPROCESSING", "discover_images", "load_image", "preprocess", "image_set_fingerprint"]
+__all__ = ["IMAGE_EXTENSIONS", "PREPROCESSING", "discover_images", "load_image", "preprocess", "image_set_fingerprint",
+           "sample_row"]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 PREPROCESSING = "resize-shorter-side-area-or-cubic+center-crop"
@@ -72,3 +73,16 @@ def image_set_fingerprint(folder: str | Path, relative_paths: list[str]) -> str:
     for relative in relative_paths:
         digest.update(relative.encode() + b"\0" + sha256_file(Path(folder) / relative).encode() + b"\n")
     return digest.hexdigest()
+
+
+def sample_row(model_input: np.ndarray, hole: np.ndarray, output: np.ndarray, truth: np.ndarray, *,
+               tile: int | None = 256) -> np.ndarray:
+    """One row of a sample picture (uint8 RGB): the input with its holes white, the output, the ground truth,
+    each resized to ``tile`` px (``None`` keeps the size) with a 2 px grey frame. ``hole``: bool HxW."""
+    import cv2
+
+    shown = model_input.copy()
+    shown[hole] = 255
+    tiles = [t if tile is None else cv2.resize(t, (tile, tile), interpolation=cv2.INTER_AREA)
+             for t in (shown, output, truth)]
+    return np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=128) for t in tiles])

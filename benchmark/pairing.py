@@ -18,7 +18,7 @@ import numpy as np
 from maskgen.buckets import CELLS
 from maskgen.manifest import read_manifest
 
-__all__ = ["Pair", "make_pairs", "pairs_csv", "pairs_fingerprint", "load_mask_rows", "read_pairs"]
+__all__ = ["Pair", "make_pairs", "pairs_csv", "pairs_fingerprint", "load_mask_rows"]
 
 PAIR_COLUMNS = ("pair_id", "cell", "mask", "mask_sha256", "image")
 
@@ -75,7 +75,3 @@ def pairs_csv(pairs: list[Pair]) -> str:
 def pairs_fingerprint(pairs: list[Pair]) -> str:
     return hashlib.sha256(pairs_csv(pairs).encode()).hexdigest()
 
-
-def read_pairs(path: str | Path) -> list[Pair]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [Pair(**row) for row in csv.DictReader(handle)]

@@ -32,12 +32,13 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from maskgen.buckets import CELLS
+from maskgen.buckets import CELLS, hole_ratio
 from maskgen.manifest import read_dataset_json
 from maskgen.maskio import atomic_write_bytes, atomic_write_text, read_mask, sha256_file
 
-from .images import PREPROCESSING, discover_images, image_set_fingerprint, load_image, preprocess
+from .images import PREPROCESSING, discover_images, image_set_fingerprint, load_image, preprocess, sample_row
 from .metrics import METRIC_NAMES, image_metrics
+from .sources import write_rgb_png
 from .pairing import Pair, load_mask_rows, make_pairs, pairs_csv, pairs_fingerprint
 from .setmetrics import FeatureLog, SetMetrics
 
@@ -152,14 +153,11 @@ def _format(value: object) -> str:
 
 
 def _versions() -> dict[str, str]:
-    import cv2
-
-    import maskgen
+    from maskgen.build import software_versions
 
     from . import __version__
 
-    return {"benchmark": __version__, "maskgen": maskgen.__version__, "python": sys.version.split()[0],
-            "numpy": np.__version__, "opencv": cv2.__version__}
+    return {"benchmark": __version__, **software_versions()}
 
 
 def _hardware() -> dict[str, object]:
@@ -303,8 +301,7 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
                         row = _score_pair(pair, image, model_input, mask, answers[pair.pair_id], set_metrics,
                                           feature_log, index_of[pair.pair_id])
                         if row["status"] == "ok" and pair.pair_id in sample_ids:  # on disk: survives a kill
-                            _write_sample_row(out, pair.pair_id, model_input, mask,
-                                              np.where(mask[..., None], row.pop("_output"), image), image)
+                            _write_sample_row(out, pair.pair_id, model_input, mask, row.pop("_composite"), image)
                     writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
                     handle.flush()
                     bar.update(1)
@@ -318,7 +315,7 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
     writer.writeheader()
     writer.writerows(ordered)
     atomic_write_text(out / "per_image.csv", buffer.getvalue())
-    fid = _fid_per_cell(prepared, ordered, feature_log.read()) if set_metrics is not None and \
+    fid = _fid_per_cell(ordered, feature_log.read()) if set_metrics is not None and \
         set_metrics.inception is not None else {}
     summary = summarise(ordered, fid)
     atomic_write_text(out / "summary.csv", summary_csv(summary))
@@ -355,15 +352,14 @@ def _set_metric_status(set_metrics: "SetMetrics | None") -> dict[str, object]:
     return status
 
 
-def _fid_per_cell(prepared: Prepared, rows: list[dict[str, str]],
-                  features: dict[int, np.ndarray]) -> dict[str, tuple[float, int]]:
-    """FID between ground truths and outputs per cell and over ``all`` ok pairs: ``{cell: (fid, count)}``."""
+def _fid_per_cell(rows: list[dict[str, str]], features: dict[int, np.ndarray]) -> dict[str, tuple[float, int]]:
+    """FID between ground truths and outputs per cell and over ``all`` ok pairs: ``{cell: (fid, count)}``.
+    ``rows`` are in pair order, so a row's position is the pair index the features are logged under."""
     from .setmetrics import frechet_distance
 
-    index_of = {pair.pair_id: index for index, pair in enumerate(prepared.pairs)}
     groups: dict[str, list[np.ndarray]] = {}
-    for row in rows:
-        stacked = features.get(index_of[row["pair_id"]])
+    for index, row in enumerate(rows):
+        stacked = features.get(index)
         if row["status"] == "ok" and stacked is not None:
             groups.setdefault(row["cell"], []).append(stacked)
             groups.setdefault("all", []).append(stacked)
@@ -384,7 +380,7 @@ def _score_pair(pair: Pair, image: np.ndarray, model_input: np.ndarray, mask: np
     """The per-image row of one pair: metrics of the composite, or the failure and its reason."""
     output, seconds = answer
     row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
-                              "hole_ratio": float(mask.mean())}
+                              "hole_ratio": hole_ratio(mask)}
     try:
         if isinstance(output, BaseException):
             raise output
@@ -395,7 +391,7 @@ def _score_pair(pair: Pair, image: np.ndarray, model_input: np.ndarray, mask: np
             row["lpips"], features = set_metrics.pair(image, composite)
             if features is not None:  # before the row is written: a kill never leaves a row without them
                 feature_log.append(index, features)
-        row.update(status="ok", error="", seconds=seconds, _output=checked)
+        row.update(status="ok", error="", seconds=seconds, _composite=composite)
     except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
         row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__, seconds=None)
     return row
@@ -448,15 +444,7 @@ def _sample_ids(pairs: list[Pair]) -> set[str]:
 def _write_sample_row(out: Path, pair_id: str, model_input: np.ndarray, mask: np.ndarray, composite: np.ndarray,
                       truth: np.ndarray) -> None:
     """One grid row (input with white holes, output, ground truth; 256 px tiles) as a PNG in samples/.rows."""
-    import cv2
-
-    shown = model_input.copy()
-    shown[mask] = 255
-    tiles = [cv2.resize(t, (256, 256), interpolation=cv2.INTER_AREA) for t in (shown, composite, truth)]
-    row = np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=128) for t in tiles])
-    ok, data = cv2.imencode(".png", cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
-    if ok:
-        atomic_write_bytes(out / "samples" / ".rows" / f"{pair_id}.png", data.tobytes())
+    write_rgb_png(out / "samples" / ".rows" / f"{pair_id}.png", sample_row(model_input, mask, composite, truth))
 
 
 def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> None:

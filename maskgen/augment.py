@@ -155,7 +155,7 @@ def _draw_crop(rng: np.random.Generator, options: AugmentOptions, low: float, hi
 
 def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng: np.random.Generator,
            options: AugmentOptions, rotation: float, crop_scale: float, touch_border: bool) -> tuple[float, float]:
-    """Crop centre that puts a random hole pixel of ``raw`` at a random output place (inside the border
+    """Crop centre that puts a random hole pixel (of ``holes_yx``, in a raw mask of ``shape``) at a random output place (inside the border
     band when ``touch_border``), then moved as little as needed to keep the rotated crop inside the frame
     (so no straight frame edge enters the mask)."""
     ys, xs = holes_yx

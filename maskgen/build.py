@@ -42,7 +42,7 @@ from .manifest import DATASET_FORMAT, read_dataset_json, write_dataset_json, wri
 from .maskio import atomic_write_text, sha256_bytes, write_mask
 from .video import Clip, clip_fingerprint, discover_clips
 
-__all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError"]
+__all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError", "software_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,8 @@ _POSITION: dict[str, np.ndarray] = {}  # inverse of _RANK: a pool index's place 
 _CONTEXT: dict[str, object] = {}
 
 
-def _init_worker(pools: dict[str, list[PoolEntry]], context: dict[str, object], threads: int | None) -> None:
-    if threads is not None:
-        import cv2
-
-        cv2.setNumThreads(threads)
+def _init_worker(pools: dict[str, list[PoolEntry]], context: dict[str, object]) -> None:
+    _init_clip_worker()
     _POOLS.clear()
     _POOLS.update(pools)
     _RANK.clear()
@@ -295,11 +292,11 @@ class _Runner:
         executor.shutdown(wait=True)
 
 
-def _init_clip_worker(threads: int | None) -> None:
-    if threads is not None:
-        import cv2
+def _init_clip_worker() -> None:
+    """One OpenCV thread per worker process (see ``build_dataset``)."""
+    import cv2
 
-        cv2.setNumThreads(threads)
+    cv2.setNumThreads(1)
 
 
 def _select_test_clips(usable: list[ClipMasks], options: BuildOptions) -> set[str]:
@@ -325,7 +322,8 @@ def _select_test_clips(usable: list[ClipMasks], options: BuildOptions) -> set[st
     return chosen
 
 
-def _versions() -> dict[str, str]:
+def software_versions() -> dict[str, str]:
+    """Versions recorded in dataset.json and run.json."""
     import cv2
 
     return {"maskgen": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
@@ -360,7 +358,6 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     import cv2
 
     saved_threads = cv2.getNumThreads()
-    threads = 1
     runner = _Runner(workers)
 
     # phase 1: raw masks per clip, cached
@@ -378,7 +375,7 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
     bar = tqdm(total=len(clips), initial=len(clips) - len(todo), desc="clips", unit="clip", disable=not progress,
                file=sys.stderr)
-    for result in runner.map(_clip_task, todo, _init_clip_worker, (threads,)):
+    for result in runner.map(_clip_task, todo, _init_clip_worker, ()):
         results[result.clip_id] = result
         bar.update(1)
     bar.close()
@@ -402,7 +399,7 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     pool_fingerprint = _json_key({s: [[e.clip, e.raw.frame_a, e.raw.source, sha256_bytes(e.raw.png)]
                                       for e in pool] for s, pool in pools.items()})
     build_key = _json_key({"format": DATASET_FORMAT, "options": options.to_dict(), "pool": pool_fingerprint,
-                           "versions": _versions()})
+                           "versions": software_versions()})
     previous = read_dataset_json(out)
     if previous is not None:
         if previous.get("build_key") == build_key and (out / "manifest.csv").is_file():
@@ -459,7 +456,7 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
                 bar.update(len(saved["rows"]))  # type: ignore[arg-type]
             else:
                 todo_chunks.append(chunk)
-        for result in runner.map(_run_chunk, todo_chunks, _init_worker, (pools, context, threads)):
+        for result in runner.map(_run_chunk, todo_chunks, _init_worker, (pools, context)):
             chunk = Chunk(**result["chunk"])  # type: ignore[arg-type]
             atomic_write_text(chunk_dir / chunk.file_name, json.dumps(result))
             chunk_results[chunk] = result
@@ -506,7 +503,7 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         "format": DATASET_FORMAT,
         "build_key": build_key,
         "fingerprint": fingerprint,
-        "versions": _versions(),
+        "versions": software_versions(),
         "options": options.to_dict(),
         "counts": {"test": counts_test, "test_total": sum(counts_test.values()),
                    "train": made.get(("train", "train"), 0)},

@@ -9,7 +9,7 @@ import numpy as np
 from .extract import ExtractOptions
 from .flow import create_flow, forward_backward
 from .occlusion import occlusion_and_disocclusion
-from .video import working_shape
+from .video import resize_frame, working_shape
 
 __all__ = ["f1_iou", "SintelCase", "find_sintel_cases", "evaluate_case"]
 
@@ -69,9 +69,8 @@ def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) 
         frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
     truth = cv2.imread(str(case.occlusion), cv2.IMREAD_GRAYSCALE) >= 128
     height, width = truth.shape
-    work_height, work_width = working_shape(height, width, options.work_size)
-    if (work_height, work_width) != (height, width):
-        frames = [cv2.resize(f, (work_width, work_height), interpolation=cv2.INTER_AREA) for f in frames]
+    work = working_shape(height, width, options.work_size)
+    frames = [resize_frame(frame, work) for frame in frames]
     forward, backward = forward_backward(create_flow(options.flow), frames[0], frames[1])
     occluded, _ = occlusion_and_disocclusion(forward, backward, options.occlusion,
                                              frame_a=frames[0], frame_b=frames[1])

@@ -22,6 +22,7 @@ __all__ = [
     "ClipError",
     "Skipped",
     "natural_key",
+    "resize_frame",
     "discover_clips",
     "working_shape",
     "iter_frames",
@@ -120,7 +121,8 @@ def working_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _resize(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def resize_frame(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``frame`` at (height, width) ``shape`` (area filter); the frame itself when it already has it."""
     import cv2
 
     if frame.shape[:2] == shape:
@@ -158,7 +160,7 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
             if shape is None:
                 shape = working_shape(image.shape[0], image.shape[1], work_size)
             readable += 1
-            yield index, _resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
+            yield index, resize_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
         if readable == 0:
             raise ClipError(f"no readable frame among {len(paths)} image files")
         return
@@ -179,7 +181,7 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
                 shape = working_shape(image.shape[0], image.shape[1], work_size)
             if image.ndim == 2:
                 image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-            yield index, _resize(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
+            yield index, resize_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
             index += 1
         if index == 0:
             raise ClipError("OpenCV/FFmpeg decodes no frame from it (corrupt or unsupported codec)")

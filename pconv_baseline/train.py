@@ -112,6 +112,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
 
 def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
               autocast: bool) -> tuple[dict[str, float], list[np.ndarray]]:
+    from benchmark.images import sample_row
     from benchmark.metrics import MetricSet
 
     metrics = MetricSet()
@@ -129,9 +130,7 @@ def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]]
             hole = valid[0] < 0.5
             metrics.update(truth, result, hole)
             if len(grids) < 4:
-                shown = truth.copy()
-                shown[hole] = 255
-                grids.append(np.hstack([shown, result, truth]))
+                grids.append(sample_row(truth, hole, result, truth, tile=None))
     model.train(was_training)
     return metrics.compute(), grids
 

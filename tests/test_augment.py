@@ -27,9 +27,13 @@ def test_augment_to_cell_lands_in_the_cell(cell) -> None:
 
 
 def test_same_generator_seed_gives_the_same_mask() -> None:
-    first, _ = augment_to_cell(_raw_mask(), CELLS[4], np.random.default_rng(3))
-    second, _ = augment_to_cell(_raw_mask(), CELLS[4], np.random.default_rng(3))
-    assert np.array_equal(first, second)
+    cell = CELLS[4]
+    raw = _raw_mask(spacing=(100, 100, 40, 40, 20, 20)[cell.bin_index])
+    first, _ = augment_to_cell(raw, cell, np.random.default_rng(3), AugmentOptions(attempts=20))
+    second, _ = augment_to_cell(raw, cell, np.random.default_rng(3), AugmentOptions(attempts=20))
+    other, _ = augment_to_cell(raw, cell, np.random.default_rng(4), AugmentOptions(attempts=20))
+    assert first is not None and cell_of(first) == cell
+    assert np.array_equal(first, second) and not np.array_equal(first, other)
 
 
 def test_impossible_cell_reports_why() -> None:

@@ -266,3 +266,17 @@ def test_wrong_evaluation_size_is_refused_before_anything_is_written(data: dict[
     assert result.exit_code == 1
     assert "error: the masks are 512x512 but the evaluation size is 256" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_sample_row_whitens_the_holes_and_frames_each_tile() -> None:
+    from benchmark.images import sample_row
+
+    image = np.full((8, 8, 3), 40, np.uint8)
+    output = np.full((8, 8, 3), 90, np.uint8)
+    hole = np.zeros((8, 8), bool)
+    hole[2:4, 2:5] = True
+    row = sample_row(image, hole, output, image, tile=None)
+    assert row.shape == (12, 36, 3)
+    assert (row[4:6, 4:7] == 255).all() and (row[2:10, 2:10][~hole] == 40).all()
+    assert (row[2:10, 14:22] == 90).all() and (row[0] == 128).all() and (row[:, 12] == 128).all()
+    assert sample_row(image, hole, output, image, tile=16).shape == (20, 60, 3)
