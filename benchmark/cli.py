@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from maskgen.clitools import OneLineErrors
+from inpaint_core.cli import OneLineErrors
 
 __all__ = ["main"]
 
@@ -133,7 +133,7 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: 
 def _weights_sha(path: str | None) -> str | None:
     if not path:
         return None
-    from maskgen.maskio import sha256_file
+    from inpaint_core.files import sha256_file
 
     return sha256_file(path)
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from maskgen.plugins import Registry
+from inpaint_core.registry import Registry
 
 __all__ = ["Inpainter", "register_inpainter", "create_inpainter", "list_inpainters", "ENTRY_POINT_GROUP"]
 

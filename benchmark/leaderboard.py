@@ -19,8 +19,8 @@ import json
 import math
 from pathlib import Path
 
-from maskgen.buckets import BIN_EDGES, CELLS
-from maskgen.maskio import atomic_write_bytes, atomic_write_text
+from inpaint_core.buckets import BIN_EDGES, CELLS
+from inpaint_core.files import atomic_write_bytes, atomic_write_text
 
 from .metrics import METRIC_NAMES
 

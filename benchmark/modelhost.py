@@ -63,21 +63,20 @@ def _batch_outputs(model: Any, images: list[np.ndarray], masks: list[np.ndarray]
         try:
             import torch
 
-            image_tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255.0)
-            mask_tensor = torch.from_numpy(np.stack(masks)).unsqueeze(1).float()
+            from inpaint_core.conventions import images_to_tensor, masks_to_tensor
+
+            image_tensor = images_to_tensor(images)
+            mask_tensor = masks_to_tensor(masks)
             with torch.no_grad():
                 result = batched(image_tensor, mask_tensor)
             if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(image_tensor.shape):
                 shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
                 raise ValueError(f"inpaint_batch returned {shape}, expected {tuple(image_tensor.shape)}")
-            result = result.detach().float().cpu()
-            outputs: list[object] = []
-            for item in result:
-                if not torch.isfinite(item).all():
-                    outputs.append("output has NaN or infinite values")
-                else:
-                    outputs.append(item.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy())
-            return outputs
+            from inpaint_core.conventions import tensor_to_images
+
+            finite = torch.isfinite(result.detach().float().cpu()).flatten(1).all(dim=1).tolist()
+            converted = tensor_to_images(result)
+            return [image if ok else "output has NaN or infinite values" for image, ok in zip(converted, finite)]
         except Exception:  # noqa: BLE001 - fall back to single calls, which attribute the failure
             pass
     outputs = []

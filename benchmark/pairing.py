@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maskgen.buckets import CELLS
-from maskgen.manifest import read_manifest
+from inpaint_core.dataset import MaskRecord
+from inpaint_core.seeds import Stream, rng
 
-__all__ = ["Pair", "make_pairs", "pairs_csv", "pairs_fingerprint", "load_mask_rows"]
+__all__ = ["Pair", "make_pairs", "pairs_csv", "pairs_fingerprint"]
 
 PAIR_COLUMNS = ("pair_id", "cell", "mask", "mask_sha256", "image")
 
@@ -32,34 +32,17 @@ class Pair:
     image: str  # path relative to the image folder
 
 
-def load_mask_rows(dataset: str | Path, *, per_cell: int | None = None) -> list[dict[str, str]]:
-    """The dataset's binned test masks in cell order, at most ``per_cell`` of each cell."""
-    rows = [r for r in read_manifest(dataset) if r["split"] == "test" and r["cell"]]
-    order = {cell.name: cell.index for cell in CELLS}
-    rows.sort(key=lambda r: order[r["cell"]])  # stable: manifest order inside a cell
-    if per_cell is not None:
-        kept: dict[str, int] = {}
-        limited = []
-        for row in rows:
-            if kept.get(row["cell"], 0) < per_cell:
-                kept[row["cell"]] = kept.get(row["cell"], 0) + 1
-                limited.append(row)
-        rows = limited
-    if not rows:
-        raise ValueError(f"mask dataset {str(dataset)!r} has no binned test mask")
-    return rows
-
-
-def make_pairs(mask_rows: list[dict[str, str]], images: list[str], *, seed: int = 0) -> list[Pair]:
-    """One pair per mask row; images in seeded, repeated permutations (see the module doc)."""
+def make_pairs(mask_rows: list[MaskRecord], images: list[str], *, seed: int = 0) -> list[Pair]:
+    """One pair per mask record (``Dataset.records("test", per_cell=..., binned=True)``); images in seeded,
+    repeated permutations (see the module doc)."""
     if not images:
         raise ValueError("no image to pair with the masks")
-    rng = np.random.default_rng([seed, 20180415])
+    generator = rng(seed, Stream.PAIRING)
     order: list[int] = []
     while len(order) < len(mask_rows):
-        order.extend(int(i) for i in rng.permutation(len(images)))
+        order.extend(int(i) for i in generator.permutation(len(images)))
     digits = max(5, len(str(len(mask_rows) - 1)))
-    return [Pair(f"{index:0{digits}d}", row["cell"], row["path"], row["sha256"], images[order[index]])
+    return [Pair(f"{index:0{digits}d}", row.cell, row.path, row.sha256, images[order[index]])
             for index, row in enumerate(mask_rows)]
 
 

@@ -32,14 +32,18 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from maskgen.buckets import CELLS, hole_ratio
-from maskgen.manifest import read_dataset_json
-from maskgen.maskio import atomic_write_bytes, atomic_write_text, read_mask, sha256_file
+from inpaint_core.buckets import CELL_NAMES, hole_ratio
+from inpaint_core.dataset import Dataset
+from inpaint_core.versions import software_versions
+from inpaint_core.files import atomic_write_text, sha256_file, write_png
+from inpaint_core.maskio import read_mask
 
-from .images import PREPROCESSING, discover_images, image_set_fingerprint, load_image, preprocess, sample_row
+from inpaint_core.images import discover_images, load_image, sample_row, write_rgb_png
+
+from . import __version__
+from .images import PREPROCESSING, image_set_fingerprint, preprocess
 from .metrics import METRIC_NAMES, image_metrics
-from .sources import write_rgb_png
-from .pairing import Pair, load_mask_rows, make_pairs, pairs_csv, pairs_fingerprint
+from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
 from .setmetrics import FeatureLog, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
@@ -103,12 +107,14 @@ def prepare(settings: RunSettings) -> Prepared:
     if settings.size < 16:
         raise RunError(f"evaluation size must be at least 16, got {settings.size}")
     try:
-        rows = load_mask_rows(settings.masks, per_cell=settings.per_cell)
+        dataset = Dataset(settings.masks)
+        rows = dataset.records("test", per_cell=settings.per_cell, binned=True)
+        if not rows:
+            raise ValueError(f"mask dataset {str(settings.masks)!r} has no binned test mask")
         images = discover_images(settings.images)
     except ValueError as exc:
         raise RunError(str(exc)) from None
-    info = read_dataset_json(settings.masks) or {}
-    dataset_fingerprint = str(info.get("fingerprint") or sha256_file(settings.masks / "manifest.csv"))
+    dataset_fingerprint = dataset.fingerprint
     pairs = make_pairs(rows, images, seed=settings.seed)
     first_mask = read_mask(settings.masks / pairs[0].mask)
     if first_mask.shape != (settings.size, settings.size):
@@ -150,14 +156,6 @@ def _format(value: object) -> str:
             return ""
         return "inf" if math.isinf(value) else f"{value:.6f}"
     return str(value)
-
-
-def _versions() -> dict[str, str]:
-    from maskgen.build import software_versions
-
-    from . import __version__
-
-    return {"benchmark": __version__, **software_versions()}
 
 
 def _hardware() -> dict[str, object]:
@@ -333,7 +331,7 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
         "counts": {"pairs": len(ordered), "ok": sum(r["status"] == "ok" for r in ordered),
                    "failed": sum(r["status"] == "failed" for r in ordered)},
         "set_metrics": _set_metric_status(set_metrics),
-        "versions": _versions(),
+        "versions": software_versions(benchmark=__version__),
         "hardware": _hardware(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -406,7 +404,7 @@ def summarise(rows: Iterable[dict[str, str]], fid: dict[str, tuple[float, int]] 
         groups.setdefault(row["cell"], []).append(row)
         groups.setdefault("all", []).append(row)
     result = []
-    for name in [cell.name for cell in CELLS] + ["all"]:
+    for name in [*CELL_NAMES, "all"]:
         members = groups.get(name, [])
         if not members:
             continue
@@ -462,7 +460,5 @@ def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> N
             if image is not None:
                 by_cell.setdefault(pair.cell, []).append(image)
     for cell_name, rows in by_cell.items():
-        ok, data = cv2.imencode(".png", np.vstack(rows))
-        if ok:
-            atomic_write_bytes(out / "samples" / f"grid_{cell_name}.png", data.tobytes())
+        write_png(out / "samples" / f"grid_{cell_name}.png", np.vstack(rows))
     shutil.rmtree(rows_dir, ignore_errors=True)

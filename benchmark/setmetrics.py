@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
+from inpaint_core.conventions import images_to_tensor
+from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
 
 __all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog"]
 
@@ -78,7 +79,7 @@ class SetMetrics:
         vgg, vgg_reason = locate_weights(VGG16_IMAGENET, options.vgg_weights, download=options.download)
         lin, lin_reason = locate_weights(LPIPS_VGG_LIN, options.lpips_weights, download=options.download)
         if vgg is not None and lin is not None:
-            from .nets.vgg import LPIPS
+            from inpaint_core.nets.vgg import LPIPS
 
             self.lpips = LPIPS.from_files(vgg, lin).to(self.device)
             self.weights.update(vgg16=str(vgg), lpips=str(lin))
@@ -86,8 +87,8 @@ class SetMetrics:
             self.omitted["lpips"] = vgg_reason or lin_reason
         fid, fid_reason = locate_weights(FID_INCEPTION, options.fid_weights, download=options.download)
         if fid is not None:
-            from .nets.inception import FIDInception
-            from .nets.weights import load_state_dict
+            from inpaint_core.nets.inception import FIDInception
+            from inpaint_core.nets.weights import load_state_dict
 
             self.inception = FIDInception()
             self.inception.load_state_dict(load_state_dict(fid))
@@ -104,7 +105,7 @@ class SetMetrics:
         """LPIPS of one (ground truth, output) pair (NaN when omitted) and their stacked FID features."""
         import torch
 
-        batch = torch.from_numpy(np.stack([truth, output])).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        batch = images_to_tensor([truth, output]).to(self.device)
         lpips_value = float("nan")
         features = None
         with torch.no_grad():

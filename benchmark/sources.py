@@ -19,23 +19,15 @@ from typing import Iterable
 
 import numpy as np
 
-from maskgen.maskio import atomic_write_bytes, write_mask
+from inpaint_core.files import atomic_write_bytes
+from inpaint_core.images import load_image, write_rgb_png
+from inpaint_core.maskio import write_mask
 
-from .images import load_image
 from .pairing import Pair, pairs_csv
 
-__all__ = ["CommandModel", "PredictionsFolder", "export_inputs", "write_rgb_png"]
+__all__ = ["CommandModel", "PredictionsFolder", "export_inputs"]
 
 PLACEHOLDERS = ("{input_dir}", "{mask_dir}", "{output_dir}")
-
-
-def write_rgb_png(path: Path, image: np.ndarray) -> None:
-    import cv2
-
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:  # pragma: no cover
-        raise RuntimeError(f"cannot encode {path}")
-    atomic_write_bytes(path, data.tobytes())
 
 
 class CommandModel:

@@ -1,4 +1,6 @@
 """maskgen: irregular hole masks from video occlusion, binned like the NVIDIA test set."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from inpaint_core import __version__
+
+__all__ = ["__version__"]

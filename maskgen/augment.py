@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .buckets import BIN_EDGES, BORDER_MARGIN, Cell, border_class, ratio_bin
+from inpaint_core.buckets import BIN_EDGES, BORDER_MARGIN, Cell, border_class, ratio_bin
 
 __all__ = ["AugmentOptions", "Augmentation", "warp_crop", "dilate", "augment_to_cell", "augment_free"]
 

@@ -34,15 +34,17 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import __version__
-from .augment import AugmentOptions, augment_free, augment_to_cell
-from .buckets import CELLS, Cell, border_class, cell_by_name, ratio_bin
+from .augment import AugmentOptions, Augmentation, augment_free, augment_to_cell
+from inpaint_core.buckets import CELLS, cell_by_name, cell_rank
 from .extract import EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, save_cached
-from .manifest import DATASET_FORMAT, read_dataset_json, write_dataset_json, write_manifest
-from .maskio import atomic_write_text, sha256_bytes, write_mask
+from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json, write_dataset_json, write_manifest
+from inpaint_core.seeds import Stream, rng
+from inpaint_core.versions import software_versions
+from inpaint_core.files import atomic_write_text, sha256_bytes
+from inpaint_core.maskio import write_mask
 from .video import Clip, clip_fingerprint, discover_clips
 
-__all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError", "software_versions"]
+__all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError"]
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ class BuildOptions:
 @dataclass
 class BuildResult:
     out: Path
-    rows: list[dict[str, object]]
+    rows: list[MaskRecord]
     info: dict[str, object]
     up_to_date: bool = False
 
@@ -180,8 +182,7 @@ class Chunk:
 
 
 def _permutation(split: str, cell_code: int, size: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng([seed, SPLIT_CODES[split], cell_code, 1_000_003])
-    return rng.permutation(size)
+    return rng(seed, Stream.SOURCE_ORDER, SPLIT_CODES[split], cell_code).permutation(size)
 
 
 def _mask_path(split: str, cell: str, slot: int) -> str:
@@ -204,50 +205,39 @@ def _run_chunk(chunk: Chunk) -> dict[str, object]:
     rows: list[dict[str, object]] = []
     failures: Counter[str] = Counter()
     for slot in range(chunk.start, chunk.stop):
-        rng = np.random.default_rng([options.seed, SPLIT_CODES[chunk.split], cell_code, slot])
+        generator = rng(options.seed, Stream.SLOT, SPLIT_CODES[chunk.split], cell_code, slot)
         source_index = int(permutation[slot % len(permutation)])
         reason = "empty"
         for _ in range(options.source_tries):
             raw = pool[source_index].raw.decode()
             if cell is None:
-                mask, detail = augment_free(raw, rng, options.augment)
+                mask, detail = augment_free(raw, generator, options.augment)
             else:
-                mask, detail = augment_to_cell(raw, cell, rng, options.augment)
+                mask, detail = augment_to_cell(raw, cell, generator, options.augment)
             if mask is not None:
-                rows.append(_row(chunk, slot, pool[source_index], mask, detail, options, out))
+                rows.append(asdict(_record(chunk, slot, pool[source_index], mask, detail, options, out)))
                 break
             reason = str(detail)
             here = int(position[source_index])
             if reason == "too-small" and here + 1 < len(rank):
-                source_index = int(rank[rng.integers(here + 1, len(rank))])
+                source_index = int(rank[generator.integers(here + 1, len(rank))])
             elif reason == "too-large" and here > 0:
-                source_index = int(rank[rng.integers(0, here)])
+                source_index = int(rank[generator.integers(0, here)])
             else:
-                source_index = int(rng.integers(len(pool)))
+                source_index = int(generator.integers(len(pool)))
         else:
             failures[reason] += 1
     return {"chunk": asdict(chunk), "rows": rows, "failures": dict(sorted(failures.items()))}
 
 
-def _row(chunk: Chunk, slot: int, entry: PoolEntry, mask: np.ndarray, augmentation: object,
-         options: BuildOptions, out: Path) -> dict[str, object]:
+def _record(chunk: Chunk, slot: int, entry: PoolEntry, mask: np.ndarray, augmentation: Augmentation,
+            options: BuildOptions, out: Path) -> MaskRecord:
     relative = _mask_path(chunk.split, chunk.cell, slot)
     data = write_mask(out / relative, mask)
-    holes = int(np.count_nonzero(mask))
-    bin_index = ratio_bin(holes, mask.size)
-    border = border_class(mask)
-    cell = None if bin_index is None else Cell(bin_index, border)
     raw = entry.raw
-    aug = asdict(augmentation)  # type: ignore[call-overload]
-    return {
-        "path": relative, "split": chunk.split, "cell": "" if cell is None else cell.name,
-        "bin": bin_index, "bin_low": None if cell is None else cell.low, "bin_high": None if cell is None else cell.high,
-        "border": border, "hole_ratio": f"{holes / mask.size:.6f}", "clip": entry.clip,
-        "frame_a": raw.frame_a, "frame_b": raw.frame_b, "source": raw.source, "flow": options.extract.flow,
-        "dilation": aug["dilation"], "rotation": aug["rotation"], "crop_scale": aug["crop_scale"],
-        "center_x": aug["center_x"], "center_y": aug["center_y"], "clear_border": aug["clear_border"],
-        "seed": options.seed, "slot": slot, "attempt": aug["attempt"], "sha256": sha256_bytes(data),
-    }
+    return MaskRecord.of_mask(relative, chunk.split, mask, data, clip=entry.clip, frame_a=raw.frame_a,
+                              frame_b=raw.frame_b, source=raw.source, flow=options.extract.flow, **asdict(augmentation),
+                              seed=options.seed, slot=slot)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -320,14 +310,6 @@ def _select_test_clips(usable: list[ClipMasks], options: BuildOptions) -> set[st
     if not chosen and options.test_fraction > 0:
         chosen.add(order[0].clip_id)
     return chosen
-
-
-def software_versions() -> dict[str, str]:
-    """Versions recorded in dataset.json and run.json."""
-    import cv2
-
-    return {"maskgen": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-            "opencv": cv2.__version__}
 
 
 def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str],
@@ -472,16 +454,15 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     cv2.setNumThreads(saved_threads)
 
     # phase 3: manifest, dataset.json, pictures
-    order = {cell.name: cell.index for cell in CELLS}
     ordered = sorted(chunk_results.items(), key=lambda item: (SPLIT_CODES[item[0].split],
-                                                              order.get(item[0].cell, 99), item[0].start))
-    rows: list[dict[str, object]] = []
+                                                              cell_rank(item[0].cell), item[0].start))
+    rows: list[MaskRecord] = []
     kept: Counter[tuple[str, str]] = Counter()
     for chunk, result in ordered:
         key = (chunk.split, chunk.cell)
         for row in result["rows"]:  # type: ignore[union-attr]
             if kept[key] < targets[key]:
-                rows.append(row)
+                rows.append(MaskRecord(**row))
                 kept[key] += 1
             else:  # surplus of a last round
                 (out / str(row["path"])).unlink(missing_ok=True)

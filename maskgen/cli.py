@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .clitools import OneLineErrors
+from inpaint_core.cli import OneLineErrors
 
 __all__ = ["main"]
 

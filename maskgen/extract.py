@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .flow import create_flow, forward_backward
-from .maskio import atomic_write_bytes, encode_mask_png
+from inpaint_core.files import atomic_write_bytes
+from inpaint_core.maskio import encode_mask_png
 from .occlusion import OcclusionOptions, occlusion_and_disocclusion
 from .video import Clip, ClipError, iter_frames
 

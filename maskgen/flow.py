@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .plugins import Registry
+from inpaint_core.registry import Registry
 
 __all__ = [
     "FlowMethod",

@@ -14,12 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .buckets import CELLS, Cell, border_class, ratio_bin
-from .manifest import DATASET_FORMAT, read_manifest, write_dataset_json, write_manifest
-from .maskio import atomic_write_bytes, read_mask_values, sha256_bytes, sha256_file, write_mask
-from .video import FRAME_EXTENSIONS, natural_key
+from inpaint_core.buckets import CELLS, Cell, cell_of, cell_rank
+from inpaint_core.conventions import binarize, white_fraction
+from inpaint_core.dataset import DATASET_FORMAT, Dataset, MaskRecord, write_dataset_json, write_manifest
+from inpaint_core.files import atomic_write_bytes, natural_key, sha256_bytes, sha256_file
+from inpaint_core.maskio import list_mask_files, read_mask_values, write_mask
 
-__all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "list_mask_files", "LayoutError"]
+__all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "LayoutError"]
 
 log = logging.getLogger(__name__)
 NVIDIA_NAME = re.compile(r"^(\d{5})\.png$")
@@ -50,10 +51,9 @@ def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None 
     """
     dataset = Path(dataset)
     out = Path(out)
-    rows = [row for row in read_manifest(dataset) if row["split"] == "test" and row["cell"]]
-    by_cell: dict[str, list[dict[str, str]]] = {cell.name: [] for cell in CELLS}
-    for row in rows:
-        by_cell[row["cell"]].append(row)
+    by_cell: dict[str, list[MaskRecord]] = {cell.name: [] for cell in CELLS}
+    for record in Dataset(dataset).records("test", binned=True):
+        by_cell[record.cell].append(record)
     sizes = {name: len(items) for name, items in by_cell.items()}
     if per_cell is None:
         per_cell = min(sizes.values())
@@ -76,19 +76,13 @@ def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None 
         for offset, row in enumerate(by_cell[cell.name][:per_cell]):
             number = cell.index * per_cell + offset
             name = f"{number:0{digits}d}.png"
-            data = (dataset / row["path"]).read_bytes()
-            if sha256_bytes(data) != row["sha256"]:
-                raise LayoutError(f"{row['path']} does not match its sha256 in the manifest (changed on disk?)")
+            data = (dataset / row.path).read_bytes()
+            if sha256_bytes(data) != row.sha256:
+                raise LayoutError(f"{row.path} does not match its sha256 in the manifest (changed on disk?)")
             atomic_write_bytes(out / name, data)
-            lines.append(f"{name},{cell.index},{cell.name},{row['path']},{row['sha256']}")
+            lines.append(f"{name},{cell.index},{cell.name},{row.path},{row.sha256}")
     (out / "export.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"files": 12 * per_cell, "block_size": per_cell}
-
-
-def list_mask_files(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursive), natural order."""
-    return sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS),
-                  key=lambda p: natural_key(p.relative_to(folder).as_posix()))
 
 
 def detect_polarity(white_fractions: Sequence[float]) -> str:
@@ -165,9 +159,8 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     readable = [v for v in values if v is not None]
     if not readable:
         raise LayoutError(f"no readable mask under {str(source)!r}")
-    detected = detect_polarity([float(np.count_nonzero(v >= 128)) / v.size for v in readable]) \
-        if polarity == "auto" else polarity
-    rows: list[dict[str, object]] = []
+    detected = detect_polarity([white_fraction(v) for v in readable]) if polarity == "auto" else polarity
+    rows: list[MaskRecord] = []
     mismatches: list[dict[str, str]] = []
     grey_files = 0
     counts: Counter[str] = Counter()
@@ -176,12 +169,8 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
             continue
         if np.any((value > 0) & (value < 255)):
             grey_files += 1
-        white = value >= 128
-        mask = white if detected == "hole-white" else ~white
-        holes = int(np.count_nonzero(mask))
-        bin_index = ratio_bin(holes, mask.size)
-        border = border_class(mask)
-        cell = None if bin_index is None else Cell(bin_index, border)
+        mask = binarize(value, detected)
+        cell = cell_of(mask)
         relative_source = path.relative_to(source).as_posix()
         folder = cell.name if cell is not None else "unbinned"
         stem = relative_source.rsplit(".", 1)[0].replace("/", "__")
@@ -193,15 +182,9 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
             expected = nvidia_cell(slot, block_size=block_size)
             if cell != expected:
                 mismatches.append({"file": relative_source, "expected": expected.name,
-                                   "found": cell.name if cell else f"ratio {holes / mask.size:.4f} outside all bins"})
-        rows.append({
-            "path": relative, "split": "test", "cell": cell.name if cell else "", "bin": bin_index,
-            "bin_low": cell.low if cell else None, "bin_high": cell.high if cell else None, "border": border,
-            "hole_ratio": f"{holes / mask.size:.6f}", "source": relative_source, "slot": slot,
-            "sha256": sha256_bytes(data),
-        })
-    order = {cell.name: cell.index for cell in CELLS}
-    rows.sort(key=lambda r: (order.get(str(r["cell"]), 99), natural_key(str(r["source"]))))
+                                   "found": cell.name if cell else f"ratio {mask.mean():.4f} outside all bins"})
+        rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot))
+    rows.sort(key=lambda r: (cell_rank(r.cell), natural_key(str(r.source))))
     fingerprint = write_manifest(out, rows)
     info: dict[str, object] = {
         "format": DATASET_FORMAT,
@@ -221,6 +204,6 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     }
     from .pictures import write_pictures
 
-    write_pictures(out, [r for r in rows if r["cell"]])
+    write_pictures(out, [r for r in rows if r.cell])
     write_dataset_json(out, info)
     return info

@@ -6,8 +6,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .buckets import BIN_EDGES, CELLS
-from .maskio import atomic_write_bytes
+from inpaint_core.buckets import BIN_EDGES, CELL_NAMES
+from inpaint_core.dataset import MaskRecord
+from inpaint_core.files import atomic_write_bytes, encode_png
 
 __all__ = ["contact_sheet", "write_pictures", "ratio_histogram_png"]
 
@@ -24,15 +25,6 @@ def contact_sheet(masks: Sequence[np.ndarray], *, columns: int = 8, thumb: int =
         top, left = gap + row * (thumb + gap), gap + column * (thumb + gap)
         sheet[top:top + thumb, left:left + thumb] = small
     return sheet
-
-
-def _encode_png(image: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buffer = cv2.imencode(".png", image)
-    if not ok:  # pragma: no cover
-        raise RuntimeError("cannot encode PNG")
-    return buffer.tobytes()
 
 
 def ratio_histogram_png(ratios_by_label: Mapping[str, Sequence[float]], *, title: str) -> bytes:
@@ -62,26 +54,25 @@ def ratio_histogram_png(ratios_by_label: Mapping[str, Sequence[float]], *, title
     return buffer.getvalue()
 
 
-def write_pictures(folder: Path, rows: Sequence[Mapping[str, object]], *, per_sheet: int = 48) -> list[Path]:
+def write_pictures(folder: Path, rows: Sequence[MaskRecord], *, per_sheet: int = 48) -> list[Path]:
     """``pictures/contact_<cell>.png`` (first ``per_sheet`` masks of each test cell, plus one for the
     training split) and ``pictures/hole_ratio_hist.png``. Returns the files written."""
-    from .maskio import read_mask
+    from inpaint_core.maskio import read_mask
 
     written: list[Path] = []
     groups: dict[str, list[str]] = {}
     for row in rows:
-        key = str(row["cell"]) if row["split"] == "test" else "train"
-        groups.setdefault(key, []).append(str(row["path"]))
-    for key in [cell.name for cell in CELLS] + ["train"]:
+        key = row.cell if row.split == "test" else "train"
+        groups.setdefault(key, []).append(row.path)
+    for key in [*CELL_NAMES, "train"]:
         paths = groups.get(key, [])[:per_sheet]
         if not paths:
             continue
         sheet = contact_sheet([read_mask(folder / p) for p in paths])
         target = folder / "pictures" / f"contact_{key}.png"
-        atomic_write_bytes(target, _encode_png(sheet))
+        atomic_write_bytes(target, encode_png(sheet))
         written.append(target)
-    ratios = {"test": [float(r["hole_ratio"]) for r in rows if r["split"] == "test"],
-              "train": [float(r["hole_ratio"]) for r in rows if r["split"] == "train"]}
+    ratios = {split: [r.hole_ratio for r in rows if r.split == split] for split in ("test", "train")}
     if any(ratios.values()):
         target = folder / "pictures" / "hole_ratio_hist.png"
         atomic_write_bytes(target, ratio_histogram_png(ratios, title="hole ratios"))

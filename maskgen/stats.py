@@ -5,31 +5,32 @@ from pathlib import Path
 
 import numpy as np
 
-from .buckets import CELLS, cell_of
-from .manifest import read_manifest
-from .maskio import read_mask, read_mask_values
-from .shape import component_count, stroke_width
+from inpaint_core.buckets import cell_of, cell_rank
+from inpaint_core.conventions import white_fraction
+from inpaint_core.dataset import Dataset
+from inpaint_core.maskio import list_mask_files, read_mask, read_mask_values
+from inpaint_core.shape import component_count, stroke_width
 
 __all__ = ["dataset_stats", "format_stats"]
 
 
 def _groups_from_manifest(folder: Path) -> dict[str, list[Path]]:
     groups: dict[str, list[Path]] = {}
-    for row in read_manifest(folder):
-        key = row["cell"] if row["split"] == "test" and row["cell"] else (
-            "train" if row["split"] == "train" else "unbinned")
-        groups.setdefault(key, []).append(folder / row["path"])
+    dataset = Dataset(folder)
+    for row in dataset.records():
+        key = row.cell if row.split == "test" and row.cell else ("train" if row.split == "train" else "unbinned")
+        groups.setdefault(key, []).append(dataset.path(row))
     return groups
 
 
 def _groups_from_folder(folder: Path, polarity: str) -> dict[str, list[Path]]:
-    from .layout import detect_polarity, list_mask_files
+    from .layout import detect_polarity
 
     files = list_mask_files(folder)
     if not files:
         raise ValueError(f"{str(folder)!r} holds no manifest.csv and no image file")
     if polarity == "auto":
-        fractions = [float(np.mean(read_mask_values(p) >= 128)) for p in files[:200]]
+        fractions = [white_fraction(read_mask_values(p)) for p in files[:200]]
         polarity = detect_polarity(fractions)
     groups: dict[str, list[Path]] = {}
     for path in files:
@@ -60,9 +61,8 @@ def dataset_stats(folder: str | Path, *, sample: int = 0, polarity: str = "auto"
     else:
         groups = _groups_from_folder(folder, polarity)
         read_polarity = str(groups.pop("_polarity")[0])
-    order = [cell.name for cell in CELLS] + ["unbinned", "train"]
     result: dict[str, dict[str, float]] = {}
-    for name in sorted(groups, key=lambda g: order.index(g) if g in order else len(order)):
+    for name in sorted(groups, key=cell_rank):
         paths = groups[name]
         measured = paths[:sample] if sample else paths
         ratios, components, widths = [], [], []

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from inpaint_core.files import natural_key
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -21,7 +22,6 @@ __all__ = [
     "Clip",
     "ClipError",
     "Skipped",
-    "natural_key",
     "resize_frame",
     "discover_clips",
     "working_shape",
@@ -64,11 +64,6 @@ class Skipped:
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "reason": self.reason}
-
-
-def natural_key(name: str) -> list[object]:
-    """Sort key that orders ``frame2`` before ``frame10``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[Skipped]]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from maskgen.clitools import OneLineErrors
+from inpaint_core.cli import OneLineErrors
 
 __all__ = ["main"]
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.images import discover_images, load_image
-from maskgen.manifest import read_manifest
-from maskgen.maskio import read_mask
+from inpaint_core.images import discover_images, load_image
+from inpaint_core.dataset import Dataset
+from inpaint_core.conventions import hole_to_valid
+from inpaint_core.maskio import read_mask
+from inpaint_core.seeds import TRAINING_STREAMS, Stream, rng
 
 __all__ = ["TrainData", "split_images", "mask_paths", "validation_masks"]
 
@@ -24,17 +26,17 @@ def split_images(folder: Path, *, val_count: int, seed: int) -> tuple[list[str],
     images = discover_images(folder)
     if len(images) <= val_count:
         raise ValueError(f"{len(images)} images under {folder} leave none for training after {val_count} for validation")
-    order = np.random.default_rng([seed, 7]).permutation(len(images))
+    order = rng(seed, Stream.IMAGE_SPLIT).permutation(len(images))
     held = {images[i] for i in order[:val_count]}
     return [p for p in images if p not in held], [p for p in images if p in held]
 
 
 def mask_paths(dataset: Path, split: str) -> list[Path]:
     """Masks of a split of a maskgen dataset (``train`` falls back to ``test`` when the dataset has none)."""
-    rows = read_manifest(dataset)
-    chosen = [dataset / r["path"] for r in rows if r["split"] == split]
+    masks = Dataset(dataset)
+    chosen = [masks.path(r) for r in masks.records(split)]
     if not chosen and split == "train":
-        chosen = [dataset / r["path"] for r in rows if r["split"] == "test"]
+        chosen = [masks.path(r) for r in masks.records("test")]
     if not chosen:
         raise ValueError(f"mask dataset {dataset} has no {split} masks")
     return chosen
@@ -59,35 +61,37 @@ class TrainData:
     batch_size: int
     seed: int
 
-    def _permutation(self, count: int, epoch: int, salt: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, salt, epoch]).permutation(count)
+    streams: tuple[Stream, Stream, Stream] = TRAINING_STREAMS  # image order, mask order, crop
+
+    def _permutation(self, count: int, epoch: int, stream: Stream) -> np.ndarray:
+        return rng(self.seed, stream, epoch).permutation(count)
 
     def indices(self, step: int, position: int) -> tuple[int, int]:
         """(image index, mask index) of sample ``position`` of the global batch at ``step``."""
         flat = step * self.batch_size + position
         image_epoch, image_offset = divmod(flat, len(self.images))
         mask_epoch, mask_offset = divmod(flat, len(self.masks))
-        return (int(self._permutation(len(self.images), image_epoch, 1)[image_offset]),
-                int(self._permutation(len(self.masks), mask_epoch, 2)[mask_offset]))
+        return (int(self._permutation(len(self.images), image_epoch, self.streams[0])[image_offset]),
+                int(self._permutation(len(self.masks), mask_epoch, self.streams[1])[mask_offset]))
 
     def sample(self, step: int, position: int) -> tuple[np.ndarray, np.ndarray]:
         """(image float32 3xHxW in [0, 1], validity mask float32 1xHxW, 1 = known)."""
         import cv2
 
         image_index, mask_index = self.indices(step, position)
-        rng = np.random.default_rng([self.seed, 3, step, position])
+        generator = rng(self.seed, self.streams[2], step, position)
         image = load_image(self.images_dir / self.images[image_index])
         height, width = image.shape[:2]
-        scale = self.size / min(height, width) * rng.uniform(1.0, 1.25)
+        scale = self.size / min(height, width) * generator.uniform(1.0, 1.25)
         resized = cv2.resize(image, (max(self.size, round(width * scale)), max(self.size, round(height * scale))),
                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        top = int(rng.integers(resized.shape[0] - self.size + 1))
-        left = int(rng.integers(resized.shape[1] - self.size + 1))
+        top = int(generator.integers(resized.shape[0] - self.size + 1))
+        left = int(generator.integers(resized.shape[1] - self.size + 1))
         crop = resized[top:top + self.size, left:left + self.size]
-        if rng.random() < 0.5:
+        if generator.random() < 0.5:
             crop = crop[:, ::-1]
         hole = read_mask(self.masks[mask_index])
         if hole.shape != (self.size, self.size):
             hole = cv2.resize(hole.astype(np.uint8), (self.size, self.size), interpolation=cv2.INTER_NEAREST) > 0
         image_chw = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32) / 255.0
-        return image_chw, (~hole)[None].astype(np.float32)
+        return image_chw, hole_to_valid(hole)

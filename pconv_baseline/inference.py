@@ -52,9 +52,6 @@ class PConvInpainter:
         return composite[..., :height, :width].clamp(0, 1)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        import torch
+        from inpaint_core.conventions import images_to_tensor, masks_to_tensor, tensor_to_images
 
-        images = torch.from_numpy(image[None]).permute(0, 3, 1, 2).float() / 255
-        masks = torch.from_numpy(mask[None, None].astype(np.float32))
-        result = self.inpaint_batch(images, masks)[0]
-        return result.mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        return tensor_to_images(self.inpaint_batch(images_to_tensor([image]), masks_to_tensor([mask])))[0]

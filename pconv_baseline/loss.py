@@ -40,8 +40,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 def load_vgg16(path: str | None, *, download: bool = False) -> nn.Module:
     """VGG16 features with torchvision's ImageNet weights. Raises ValueError with the reason when absent."""
-    from benchmark.nets.vgg import VGG16Features
-    from benchmark.nets.weights import VGG16_IMAGENET, load_state_dict, locate_weights
+    from inpaint_core.nets.vgg import VGG16Features
+    from inpaint_core.nets.weights import VGG16_IMAGENET, load_state_dict, locate_weights
 
     found, reason = locate_weights(VGG16_IMAGENET, path, download=download)
     if found is None:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inpaint_core.seeds import VALIDATION_STREAMS
+
 from .data import TrainData, mask_paths, split_images, validation_masks
 from .loss import PConvLoss, load_vgg16
 from .network import PConvUNet, levels_for_size
@@ -112,8 +114,9 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
 
 def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
               autocast: bool) -> tuple[dict[str, float], list[np.ndarray]]:
-    from benchmark.images import sample_row
     from benchmark.metrics import MetricSet
+    from inpaint_core.conventions import tensor_to_images
+    from inpaint_core.images import sample_row
 
     metrics = MetricSet()
     grids = []
@@ -125,8 +128,8 @@ def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]]
             mask = torch.from_numpy(valid[None]).to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 _, composite = model(batch * mask, mask)
-            result = (composite.float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
-            truth = (image.transpose(1, 2, 0) * 255).round().astype(np.uint8)
+            result = tensor_to_images(composite)[0]
+            truth = tensor_to_images(batch)[0]
             hole = valid[0] < 0.5
             metrics.update(truth, result, hole)
             if len(grids) < 4:
@@ -157,7 +160,8 @@ def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
     data = TrainData(Path(options.images), train_images, mask_paths(Path(options.masks), "train"), options.size,
                      options.batch_size, options.seed)
     val_masks = validation_masks(Path(options.masks), options.val_masks)
-    val_data = TrainData(Path(options.images), val_images, val_masks, options.size, 1, options.seed + 1)
+    val_data = TrainData(Path(options.images), val_images, val_masks, options.size, 1, options.seed,
+                         streams=VALIDATION_STREAMS)
     val_pairs = [val_data.sample(0, k) for k in range(len(val_masks))]
 
     torch.manual_seed(options.seed + rank)
@@ -280,9 +284,7 @@ def _prune_checkpoints(folder: Path, keep: int) -> None:
 
 
 def _write_grid(path: Path, rows: list[np.ndarray]) -> None:
-    import cv2
+    from inpaint_core.images import write_rgb_png
 
-    if not rows:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+    if rows:
+        write_rgb_png(path, np.vstack(rows))

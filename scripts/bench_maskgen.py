@@ -27,7 +27,7 @@ def main() -> int:
     import numpy as np
 
     from maskgen.augment import AugmentOptions, augment_to_cell
-    from maskgen.buckets import CELLS
+    from inpaint_core.buckets import CELLS
     from maskgen.extract import ExtractOptions
     from maskgen.flow import create_flow, forward_backward
     from maskgen.occlusion import occlusion_and_disocclusion

@@ -27,7 +27,7 @@ def count_arithmetic(args, device, levels: int) -> None:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from benchmark.nets.vgg import VGG16Features
+    from inpaint_core.nets.vgg import VGG16Features
     from pconv_baseline.layers import PartialConv2d, PartialConv2dReference
     from pconv_baseline.loss import PConvLoss
     from pconv_baseline.network import PConvUNet
@@ -63,7 +63,7 @@ def count_arithmetic(args, device, levels: int) -> None:
 def main() -> int:
     import torch
 
-    from benchmark.nets.vgg import VGG16Features
+    from inpaint_core.nets.vgg import VGG16Features
     from pconv_baseline.layers import PartialConv2d, PartialConv2dReference
     from pconv_baseline.loss import PConvLoss
     from pconv_baseline.network import PConvUNet, levels_for_size

@@ -60,7 +60,7 @@ def convert(checkpoint: dict) -> tuple[dict, dict]:
     import numpy as np
     import torch
 
-    from benchmark.nets.vgg import LPIPS_CHANNELS, VGG16Features
+    from inpaint_core.nets.vgg import LPIPS_CHANNELS, VGG16Features
 
     conv_indices = [index for index, layer in enumerate(VGG16Features()) if isinstance(layer, torch.nn.Conv2d)]
     vgg = checkpoint["VGG16_0"]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from maskgen.buckets import CELLS
+from inpaint_core.buckets import CELLS
 from maskgen.layout import import_masks
-from maskgen.maskio import write_mask
+from inpaint_core.maskio import write_mask
 
 SIZE = 512
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from inpaint_core.dataset import Dataset
 from maskgen.build import BuildOptions
 from maskgen.extract import ExtractOptions
 
@@ -12,3 +13,8 @@ def dataset_files(folder: Path) -> dict[str, bytes]:
     """Every file of a dataset folder (not the internal work folder) by relative path."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and ".maskgen" not in p.parts}
+
+
+def manifest_rows(folder: Path) -> list[dict[str, str]]:
+    """The rows of a dataset's manifest.csv as strings, in file order."""
+    return [record.to_row() for record in Dataset(folder).records()]

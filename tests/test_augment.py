@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from maskgen.augment import AugmentOptions, augment_free, augment_to_cell, dilate, warp_crop
-from maskgen.buckets import CELLS, cell_of
+from inpaint_core.buckets import CELLS, cell_of
 
 
 def _raw_mask(spacing: int = 100) -> np.ndarray:

@@ -13,9 +13,10 @@ from bench_helpers import MEAN_FILL_COMMAND, MISBEHAVING_MODELS, make_images, ma
 from benchmark.cli import main
 from benchmark.inpainters import create_inpainter, list_inpainters, register_inpainter
 from benchmark.leaderboard import LeaderboardError, collect_runs
-from benchmark.pairing import load_mask_rows, make_pairs
+from benchmark.pairing import make_pairs
+from inpaint_core.dataset import Dataset
 from benchmark.runner import CallableProvider, RunSettings, prepare, score_run
-from maskgen.buckets import CELLS
+from inpaint_core.buckets import CELLS
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,12 @@ def _common(data: dict[str, Path], out: Path, per_cell: int = 1) -> list[str]:
 
 
 def test_pairing_is_deterministic_and_uses_each_mask_once(data: dict[str, Path]) -> None:
-    rows = load_mask_rows(data["masks"])
+    rows = Dataset(data["masks"]).records("test", binned=True)
     images = ["a.png", "b.png", "c.png"]
     first = make_pairs(rows, images, seed=3)
     assert first == make_pairs(rows, images, seed=3)
     assert first != make_pairs(rows, images, seed=4)
-    assert sorted(p.mask for p in first) == sorted(r["path"] for r in rows)
+    assert sorted(p.mask for p in first) == sorted(r.path for r in rows)
     counts = [sum(p.image == name for p in first) for name in images]
     assert max(counts) - min(counts) <= 1  # 24 masks over 3 images: 8 each
     assert [p.cell for p in first[:4]] == ["01-10_B", "01-10_B", "01-10_N", "01-10_N"]
@@ -108,10 +109,10 @@ def test_plugins_from_file_module_and_command_agree(data: dict[str, Path], tmp_p
 
 
 def test_predictions_folder_scores_like_the_model(data: dict[str, Path], tmp_path: Path) -> None:
-    from benchmark.images import load_image
+    from inpaint_core.images import load_image
     from benchmark.inpainters import MeanFill
-    from benchmark.sources import write_rgb_png
-    from maskgen.maskio import read_mask
+    from inpaint_core.images import write_rgb_png
+    from inpaint_core.maskio import read_mask
 
     exported = _run(["export-inputs", "--masks", str(data["masks"]), "--images", str(data["images"]),
                      "--out", str(tmp_path / "inputs"), "--per-cell", "1"])
@@ -269,7 +270,7 @@ def test_wrong_evaluation_size_is_refused_before_anything_is_written(data: dict[
 
 
 def test_sample_row_whitens_the_holes_and_frames_each_tile() -> None:
-    from benchmark.images import sample_row
+    from inpaint_core.images import sample_row
 
     image = np.full((8, 8, 3), 40, np.uint8)
     output = np.full((8, 8, 3), 90, np.uint8)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from maskgen.buckets import CELLS, Cell, border_class, cell_by_name, cell_of, hole_ratio, ratio_bin
+from inpaint_core.buckets import CELLS, Cell, border_class, cell_by_name, cell_of, hole_ratio, ratio_bin
 
 
 def _mask_with_holes(count: int, size: int = 100) -> np.ndarray:

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import maskgen.build as build_module
-from helpers import SMALL_BUILD, dataset_files
+from helpers import SMALL_BUILD, dataset_files, manifest_rows
 from maskgen.build import BuildError, build_dataset
-from maskgen.buckets import CELLS, cell_of
-from maskgen.manifest import read_manifest
-from maskgen.maskio import read_mask, read_mask_values, sha256_file
+from inpaint_core.buckets import CELLS, cell_of
+from inpaint_core.files import sha256_file
+from inpaint_core.maskio import read_mask, read_mask_values
 from maskgen.synthetic import SpriteScene, write_frames
 
 
@@ -33,7 +33,7 @@ def test_build_fills_every_cell_with_valid_masks(built: Path) -> None:
     assert info["counts"]["test"] == {cell.name: 3 for cell in CELLS}
     assert info["counts"]["train"] == 4
     assert info["shortfalls"] == [] and info["skipped"] == []
-    rows = read_manifest(built)
+    rows = manifest_rows(built)
     assert len(rows) == 40
     for row in rows:
         values = read_mask_values(built / row["path"])

@@ -6,12 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SMALL_BUILD
+from helpers import SMALL_BUILD, manifest_rows
 from maskgen.build import build_dataset
-from maskgen.buckets import CELLS
+from inpaint_core.buckets import CELLS
 from maskgen.layout import LayoutError, detect_polarity, export_nvidia, import_masks, nvidia_cell
-from maskgen.manifest import read_manifest
-from maskgen.maskio import read_mask, write_mask
+from inpaint_core.maskio import read_mask, write_mask
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +36,8 @@ def test_export_import_round_trip(small_dataset: Path, tmp_path: Path) -> None:
     assert info["layout"] == "nvidia" and info["block_size"] == 3 and info["polarity"] == "hole-white"
     assert info["layout_mismatches"] == []
     assert info["counts"]["test"] == {cell.name: 3 for cell in CELLS}
-    original = {r["sha256"]: r["cell"] for r in read_manifest(small_dataset) if r["split"] == "test"}
-    for row in read_manifest(tmp_path / "back"):
+    original = {r["sha256"]: r["cell"] for r in manifest_rows(small_dataset) if r["split"] == "test"}
+    for row in manifest_rows(tmp_path / "back"):
         assert original[row["sha256"]] == row["cell"]  # same pixels, same bytes, same cell
 
 
@@ -50,7 +49,7 @@ def test_export_refuses_unequal_blocks(small_dataset: Path, tmp_path: Path) -> N
 def test_import_detects_black_holes(small_dataset: Path, tmp_path: Path) -> None:
     inverted = tmp_path / "inverted"
     inverted.mkdir()
-    rows = [r for r in read_manifest(small_dataset) if r["split"] == "test"]
+    rows = [r for r in manifest_rows(small_dataset) if r["split"] == "test"]
     for index, row in enumerate(rows):
         write_mask(inverted / f"mask_{index}.png", ~read_mask(small_dataset / row["path"]))
     info = import_masks(inverted, tmp_path / "imported")
@@ -78,7 +77,7 @@ def test_import_grey_and_unreadable_files(tmp_path: Path) -> None:
     info = import_masks(source, tmp_path / "out", polarity="hole-white")
     assert info["files_with_grey_pixels"] == 1
     assert [s["path"] for s in info["skipped"]] == ["b.png"]
-    row, = read_manifest(tmp_path / "out")
+    row, = manifest_rows(tmp_path / "out")
     assert row["cell"] == "01-10_B" and float(row["hole_ratio"]) == 0.04
     assert set(np.unique(cv2.imread(str(tmp_path / "out" / row["path"]), 0))) == {0, 255}
 

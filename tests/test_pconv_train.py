@@ -11,7 +11,7 @@ import torch
 import torch.multiprocessing as mp
 
 from bench_helpers import make_images, make_mask_dataset
-from benchmark.nets.vgg import VGG16Features
+from inpaint_core.nets.vgg import VGG16Features
 from pconv_baseline.loss import PConvLoss, load_vgg16
 from pconv_baseline.network import PConvUNet
 from pconv_baseline.train import TrainOptions, train
@@ -142,11 +142,11 @@ def test_pconv_inpainter_any_size_and_in_the_benchmark(setup: dict[str, Path], t
 
 
 def test_validation_masks_cover_every_cell(tmp_path: Path) -> None:
-    from maskgen.manifest import read_manifest
+    from inpaint_core.dataset import Dataset
     from pconv_baseline.data import validation_masks
 
     dataset = make_mask_dataset(tmp_path, per_cell=3)  # 36 test masks, listed cell by cell
-    cell_of = {dataset / row["path"]: row["cell"] for row in read_manifest(dataset)}
+    cell_of = {dataset / row.path: row.cell for row in Dataset(dataset).records()}
     picked = validation_masks(dataset, 12)
     assert len(picked) == 12 and len({cell_of[p] for p in picked}) == 12
     assert len(validation_masks(dataset, 100)) == 36

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from bench_helpers import make_images, make_mask_dataset
 from benchmark.cli import main
-from benchmark.nets.inception import FIDInception
-from benchmark.nets.vgg import LPIPS, VGG16Features
-from benchmark.nets.weights import FID_INCEPTION, locate_weights
+from inpaint_core.nets.inception import FIDInception
+from inpaint_core.nets.vgg import LPIPS, VGG16Features
+from inpaint_core.nets.weights import FID_INCEPTION, locate_weights
 from benchmark.setmetrics import FeatureLog, frechet_distance
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from maskgen.shape import component_count, stroke_width
+from inpaint_core.shape import component_count, stroke_width
 
 
 def test_components_and_stroke_width_of_bands() -> None:

