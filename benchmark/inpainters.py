@@ -13,9 +13,10 @@ names a weights file whose sha256 the run records.
 
 Built in (:func:`list_inpainters`): ``opencv-telea``, ``opencv-ns`` (``cv2.inpaint``), ``opencv-shiftmap``
 (exemplar-based ``cv2.xphoto.inpaint``, the stand-in for the paper's PatchMatch row; needs opencv-contrib),
-``biharmonic`` (scikit-image), ``mean-fill`` (the floor: holes filled with the mean colour of the known
-pixels) and ``pconv_baseline`` (the reference PConv U-Net; needs ``weights=PATH``). Third-party models: ``package.module:factory``, ``path/to/file.py:Name``, or an installed package's
-entry point in the group ``benchmark.inpainters``.
+``biharmonic`` (scikit-image) and ``mean-fill`` (the floor: holes filled with the mean colour of the known
+pixels). Third-party models: ``package.module:factory``, ``path/to/file.py:Name``, or an installed package's
+entry point in the group ``benchmark.inpainters``; the reference PConv U-Net ``pconv_baseline`` (needs
+``weights=PATH``) comes that way, from this distribution's own entry point, so the benchmark never imports it.
 """
 from __future__ import annotations
 
@@ -166,9 +167,3 @@ class MeanFill:
 def _mean_fill(**options: Any) -> MeanFill:
     return MeanFill(**options)
 
-
-@register_inpainter("pconv_baseline")
-def _pconv_baseline(**options: Any) -> Inpainter:
-    from pconv_baseline.inference import PConvInpainter
-
-    return PConvInpainter(**options)

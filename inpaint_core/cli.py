@@ -1,11 +1,36 @@
-"""Shared by the command lines: user errors as one line, Ctrl-C as a resume hint."""
+"""Shared by the command lines: user errors as one line, Ctrl-C as a resume hint, and click options made
+from the options dataclasses, so that each default and each help text is written once (on the field).
+
+A field opts in to the command line with ``metadata=cli_help("...")``::
+
+    @dataclass(frozen=True)
+    class BuildOptions:
+        seed: int = field(default=0, metadata=cli_help("Build seed."))
+
+    @main.command()
+    @dataclass_options(BuildOptions)
+    def build(**params):
+        options = options_from(BuildOptions, params)
+
+Types: ``int``, ``float``, ``str`` and ``X | None`` become typed options; ``bool`` a ``--name/--no-name`` switch
+(or a plain ``--name`` flag with ``cli_help(..., flag=True)``); ``tuple[str, ...]`` a comma-separated list.
+Extra click settings (``type=click.Choice(...)``, another option name) go in ``cli_help``'s keywords.
+"""
 from __future__ import annotations
 
+import dataclasses
 import sys
+import types
+import typing
+from typing import Any, Callable, Mapping, TypeVar
 
 import click
 
-__all__ = ["OneLineErrors"]
+__all__ = ["OneLineErrors", "cli_help", "dataclass_options", "options_from"]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+_KEY = "cli"
 
 
 class OneLineErrors(click.Group):
@@ -24,3 +49,73 @@ class OneLineErrors(click.Group):
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             click.echo(f"error: {message}", err=True)
             sys.exit(1)
+
+
+def cli_help(text: str, *, flag: bool = False, name: str | None = None, **click_settings: Any) -> dict[str, Any]:
+    """Field metadata putting the field on the command line with ``text`` as its help.
+
+    Args:
+        flag: a bool field becomes a plain ``--name`` flag instead of a ``--name/--no-name`` switch.
+        name: the option's name when it is not the field's (``--compile`` for ``compile_model``).
+        click_settings: passed to ``click.option`` (``type=click.Choice(...)``, ``show_default=False``, ...).
+    """
+    return {_KEY: {"help": text, "flag": flag, "name": name, "settings": click_settings}}
+
+
+def _cli_fields(cls: type) -> list[tuple[dataclasses.Field, Any, dict[str, Any]]]:
+    hints = typing.get_type_hints(cls)
+    return [(item, hints[item.name], item.metadata[_KEY]) for item in dataclasses.fields(cls) if _KEY in item.metadata]
+
+
+def _default(item: dataclasses.Field) -> Any:
+    if item.default is not dataclasses.MISSING:
+        return item.default
+    if item.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return item.default_factory()  # type: ignore[misc]
+    return None
+
+
+def _split(_: click.Context, __: click.Parameter, value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _option(item: dataclasses.Field, hint: Any, spec: dict[str, Any]) -> Callable[[F], F]:
+    flag_name = "--" + (spec["name"] or item.name).replace("_", "-")
+    default = _default(item)
+    required = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING  # type: ignore[misc]
+    settings: dict[str, Any] = {"help": spec["help"], "show_default": not required and default is not None}
+    args = typing.get_args(hint)
+    optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if optional else hint
+    if base is bool:
+        declaration = flag_name if spec["flag"] else f"{flag_name}/--no-{flag_name[2:]}"
+        settings.update(is_flag=True, default=bool(default))
+        if spec["flag"]:
+            settings["show_default"] = False
+    elif typing.get_origin(base) is tuple:
+        declaration = flag_name
+        settings.update(default=",".join(default or ()), callback=_split, show_default=False)
+    else:
+        declaration = flag_name
+        settings.update(type=base if base in (int, float, str) else str, default=default, required=required)
+    settings.update(spec["settings"])
+    return click.option(declaration, item.name, **settings)
+
+
+def dataclass_options(cls: type, *, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Decorator adding one click option per field of ``cls`` that carries :func:`cli_help` metadata."""
+    chosen = [entry for entry in _cli_fields(cls) if entry[0].name not in exclude]
+
+    def decorate(function: F) -> F:
+        for item, hint, spec in reversed(chosen):
+            function = _option(item, hint, spec)(function)
+        return function
+
+    return decorate
+
+
+def options_from(cls: type[T], params: Mapping[str, Any], **values: Any) -> T:
+    """An instance of ``cls`` from the parsed command-line ``params`` (its own fields only) and ``values``."""
+    names = {item.name for item in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    chosen = {name: value for name, value in params.items() if name in names}
+    return cls(**{**chosen, **values})  # type: ignore[call-arg]
