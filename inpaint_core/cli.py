@@ -97,7 +97,9 @@ def _option(item: dataclasses.Field, hint: Any, spec: dict[str, Any]) -> Callabl
         settings.update(default=",".join(default or ()), callback=_split, show_default=False)
     else:
         declaration = flag_name
-        settings.update(type=base if base in (int, float, str) else str, default=default, required=required)
+        settings.update(type=base if base in (int, float, str) else str, required=required)
+        if not required:  # click >= 8.3 takes an explicit default=None as a value, even for a required option
+            settings["default"] = default
     settings.update(spec["settings"])
     return click.option(declaration, item.name, **settings)
 

@@ -2,9 +2,15 @@
 frozen), checkpoints with exact resume, validation with the benchmark's metrics, sample grids, CSV log,
 and DDP under ``torchrun`` (NCCL on GPUs, gloo on CPUs).
 
+:func:`train` wires the stages: :func:`setup_session` (process group, device, data, validation pairs, model,
+loss, optimiser, resume from ``last.pt``, DDP / compile wrapping, loader) -> :func:`run_steps` (one
+:func:`training_step` per batch, then :func:`validate_if_due`, the :class:`TrainingLog` row and
+:func:`checkpoint_if_due`).
+
 Checkpoint (``RUN/checkpoints/step_XXXXXXX.pt`` and ``last.pt``): model, optimiser, grad scaler, step,
 stage, options and the RNG states of torch (CPU and CUDA), numpy and python. Batches are a pure function
-of (seed, step) (:mod:`.data`), so a resumed run continues exactly where it stopped.
+of (seed, step) (:mod:`.data`, whose randomness comes from :mod:`inpaint_core.seeds` streams), so a resumed
+run continues exactly where it stopped.
 """
 from __future__ import annotations
 
@@ -13,55 +19,77 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import click
 import numpy as np
 import torch
 
+from inpaint_core.cli import cli_help
 from inpaint_core.seeds import VALIDATION_STREAMS
 
 from .data import TrainData, mask_paths, split_images, validation_masks
 from .loss import PConvLoss, load_vgg16
 from .network import PConvUNet, levels_for_size
 
-__all__ = ["TrainOptions", "train", "STAGE_LEARNING_RATES"]
+__all__ = ["TrainOptions", "TrainingSession", "TrainingLog", "setup_session", "run_steps", "training_step",
+           "validate_if_due", "checkpoint_if_due", "save_checkpoint", "train", "STAGE_LEARNING_RATES"]
 
 STAGE_LEARNING_RATES = {1: 2e-4, 2: 5e-5}
+LOG_FIELDS = ("step", "loss", "valid", "hole", "perceptual", "style_out", "style_comp", "tv", "lr", "images_per_s",
+              "val_l1", "val_psnr", "val_ssim")
+
+
+class _IntChoice(click.Choice):
+    """``click.Choice`` of integers: shown and matched as strings (``[1|2]``), given to the command as int."""
+
+    def __init__(self, *values: int) -> None:
+        super().__init__([str(value) for value in values])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        return int(super().convert(str(value), param, ctx))
+
+
+_DIRECTORY = click.Path(exists=True, file_okay=False)
 
 
 @dataclass(frozen=True)
 class TrainOptions:
-    images: str
-    masks: str
-    out: str
-    stage: int = 1
-    steps: int = 1000
-    batch_size: int = 6
-    size: int = 256
-    lr: float | None = None  # default: 2e-4 for stage 1, 5e-5 for stage 2
-    seed: int = 0
-    bf16: bool = False
-    channels_last: bool = False
-    compile: bool = False
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 0  # newest step_*.pt files kept (0 = all); last.pt is always kept
-    validate_every: int = 500
-    val_images: int = 8
-    val_masks: int = 24
-    workers: int = 2
-    init: str | None = None  # weights to start from (stage 2 from stage 1)
-    vgg_weights: str | None = None
-    no_perceptual: bool = False
-    download_weights: bool = False
-    device: str | None = None
+    """Options of a training run; the fields with ``cli_help`` are ``pconv-baseline train``'s options, in
+    this order."""
 
-
-def _distributed() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    return world, rank, local
+    images: str = field(metadata=cli_help("", type=_DIRECTORY))
+    masks: str = field(metadata=cli_help("maskgen dataset: its train split for training, test split for validation.",
+                                         type=_DIRECTORY))
+    out: str = field(metadata=cli_help("Run folder.", type=click.Path(file_okay=False)))
+    stage: int = field(default=1, metadata=cli_help(
+        "1: lr 2e-4, batch norm on; 2: lr 5e-5, encoder batch norm frozen.", type=_IntChoice(1, 2)))
+    init: str | None = field(default=None, metadata=cli_help(  # weights to start from (stage 2 from stage 1)
+        "Checkpoint to start from (stage 2).", type=click.Path(exists=True, dir_okay=False)))
+    steps: int = field(default=1000, metadata=cli_help(""))
+    batch_size: int = field(default=6, metadata=cli_help("Global batch (split over torchrun processes)."))
+    size: int = field(default=256, metadata=cli_help("", type=_IntChoice(256, 512)))
+    lr: float | None = field(default=None, metadata=cli_help("Override the stage's learning rate."))
+    seed: int = field(default=0, metadata=cli_help(""))
+    bf16: bool = field(default=False, metadata=cli_help("bf16 autocast.", flag=True))
+    channels_last: bool = field(default=False, metadata=cli_help("", flag=True))
+    compile: bool = field(default=False, metadata=cli_help("torch.compile the network.", flag=True))
+    checkpoint_every: int = field(default=500, metadata=cli_help(""))
+    keep_checkpoints: int = field(default=0, metadata=cli_help(
+        "Keep the N newest checkpoints/step_*.pt (0 = all; last.pt is always kept)."))
+    validate_every: int = field(default=500, metadata=cli_help(""))
+    val_images: int = field(default=8, metadata=cli_help("Images held out for validation."))
+    val_masks: int = 24  # test-split masks for validation, spread over every cell (not on the command line)
+    workers: int = field(default=2, metadata=cli_help("Data-loader processes."))
+    vgg_weights: str | None = field(default=None, metadata=cli_help(
+        "torchvision vgg16-397923af.pth (else the torch.hub cache)."))
+    download_weights: bool = field(default=False, metadata=cli_help(
+        "Fetch VGG16 weights through torch.hub if missing.", flag=True))
+    no_perceptual: bool = field(default=False, metadata=cli_help(
+        "Train without the perceptual and style terms (no VGG16).", flag=True))
+    device: str | None = field(default=None, metadata=cli_help(""))
 
 
 class _StepBatches(torch.utils.data.Dataset):
@@ -79,6 +107,248 @@ class _StepBatches(torch.utils.data.Dataset):
         samples = [self.data.sample(step, self.rank * self.local + k) for k in range(self.local)]
         return (torch.from_numpy(np.stack([s[0] for s in samples])),
                 torch.from_numpy(np.stack([s[1] for s in samples])))
+
+
+# ---------------------------------------------------------------------------------------------- setup
+
+
+@dataclass
+class TrainingSession:
+    """What :func:`setup_session` builds and the later stages use."""
+
+    options: TrainOptions
+    world: int
+    rank: int
+    device: torch.device
+    out: Path
+    model: PConvUNet  # the bare network: validation, batch-norm freezing
+    network: torch.nn.Module  # ``model``, wrapped in DDP and/or torch.compile: training steps
+    criterion: PConvLoss
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    lr: float
+    start: int  # the step the run starts from (0, or the step of last.pt)
+    loader: torch.utils.data.DataLoader
+    val_pairs: list[tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def main_process(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(options: TrainOptions) -> tuple[int, int, int]:
+    """(world size, rank, local rank) from torchrun's environment; joins the process group when world > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    if options.batch_size % world:
+        raise ValueError(f"batch size {options.batch_size} must be a multiple of the {world} processes")
+    return world, rank, local
+
+
+def _pick_device(options: TrainOptions, local_rank: int) -> torch.device:
+    if options.device:
+        return torch.device(options.device)
+    if torch.cuda.is_available():
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+        return device
+    return torch.device("cpu")
+
+
+def _training_data(options: TrainOptions) -> tuple[TrainData, list[tuple[np.ndarray, np.ndarray]]]:
+    """The training batches and the fixed validation pairs (held-out images x test-split masks)."""
+    images, masks = Path(options.images), Path(options.masks)
+    train_images, val_images = split_images(images, val_count=options.val_images, seed=options.seed)
+    data = TrainData(images, train_images, mask_paths(masks, "train"), options.size, options.batch_size,
+                     options.seed)
+    val_masks = validation_masks(masks, options.val_masks)
+    val_data = TrainData(images, val_images, val_masks, options.size, 1, options.seed, streams=VALIDATION_STREAMS)
+    return data, [val_data.sample(0, k) for k in range(len(val_masks))]
+
+
+def _build_model(options: TrainOptions, device: torch.device, rank: int) -> PConvUNet:
+    # torch's global generator draws the initial weights (and later the DataLoader's base seed); seed + rank
+    # gives each process its own stream, and DDP broadcasts rank 0's weights, so all ranks start equal.
+    # numpy randomness never comes from global state: the batches draw from inpaint_core.seeds streams.
+    torch.manual_seed(options.seed + rank)
+    model = PConvUNet(levels=levels_for_size(options.size)).to(device)
+    if options.init:
+        model.load_state_dict(torch.load(options.init, map_location="cpu", weights_only=False)["model"])
+    if options.stage == 2:
+        model.freeze_encoder_batch_norm()
+    if options.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _resume(path: Path, model: PConvUNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> int:
+    """Load ``last.pt`` when there is one (model, optimiser, scaler, RNG states); returns its step, else 0."""
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    _set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+def _wrap(model: PConvUNet, options: TrainOptions, world: int, local_rank: int, device: torch.device) -> torch.nn.Module:
+    network: torch.nn.Module = model
+    if world > 1:
+        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+    if options.compile:
+        network = torch.compile(network)
+    return network
+
+
+def setup_session(options: TrainOptions) -> TrainingSession:
+    """Everything a run needs, resumed from ``OUT/checkpoints/last.pt`` when it exists."""
+    world, rank, local_rank = _init_distributed(options)
+    device = _pick_device(options, local_rank)
+    data, val_pairs = _training_data(options)
+    model = _build_model(options, device, rank)
+    vgg = None if options.no_perceptual else load_vgg16(options.vgg_weights, download=options.download_weights)
+    criterion = PConvLoss(vgg).to(device)
+    lr = options.lr if options.lr is not None else STAGE_LEARNING_RATES[options.stage]
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling; kept for fp16 forks
+    out = Path(options.out)
+    start = _resume(out / "checkpoints" / "last.pt", model, optimizer, scaler)
+    network = _wrap(model, options, world, local_rank, device)
+    loader = torch.utils.data.DataLoader(_StepBatches(data, start, options.steps, rank, world), batch_size=None,
+                                         num_workers=options.workers, pin_memory=device.type == "cuda")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "options.json").write_text(json.dumps(asdict(options), indent=2))
+    return TrainingSession(options=options, world=world, rank=rank, device=device, out=out, model=model,
+                           network=network, criterion=criterion, optimizer=optimizer, scaler=scaler, lr=lr,
+                           start=start, loader=loader, val_pairs=val_pairs)
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+
+def training_step(session: TrainingSession, images: torch.Tensor, valid: torch.Tensor) -> tuple[float, dict[str, float]]:
+    """One optimiser step on one batch; returns (loss, {term: value})."""
+    options, device = session.options, session.device
+    images = images.to(device, non_blocking=True)
+    valid = valid.to(device, non_blocking=True)
+    if options.channels_last:
+        images = images.to(memory_format=torch.channels_last)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=options.bf16):
+        output, composite = session.network(images * valid, valid)
+    loss, terms = session.criterion(output, composite, images, valid)
+    session.optimizer.zero_grad(set_to_none=True)
+    session.scaler.scale(loss).backward()
+    session.scaler.step(session.optimizer)
+    session.scaler.update()
+    return float(loss.detach()), {key: float(value.detach()) for key, value in terms.items()}
+
+
+class _Throughput:
+    """Training images per second since the previous reading."""
+
+    def __init__(self, batch_size: int, step: int) -> None:
+        self.batch_size, self.step, self.timer = batch_size, step, time.perf_counter()
+
+    def read(self, step: int) -> float | str:
+        elapsed = time.perf_counter() - self.timer
+        images = (step - self.step) * self.batch_size
+        self.step, self.timer = step, time.perf_counter()
+        return images / elapsed if elapsed > 0 else ""
+
+
+def run_steps(session: TrainingSession, log: TrainingLog, *, progress: bool = True) -> dict[str, object]:
+    """Train from ``session.start`` to ``options.steps``; returns the summary (last loss, validation, step)."""
+    from tqdm import tqdm
+
+    options = session.options
+    summary: dict[str, object] = {"start_step": session.start}
+    bar = tqdm(total=options.steps, initial=session.start, desc=f"stage {options.stage}", unit="step",
+               disable=not (progress and session.main_process))
+    session.network.train()
+    if options.stage == 2:
+        session.model.freeze_encoder_batch_norm()
+    throughput = _Throughput(options.batch_size, session.start)
+    step = session.start
+    for images, valid in session.loader:
+        loss, terms = training_step(session, images, valid)
+        step += 1
+        bar.update(1)
+        row: dict[str, object] = {"step": step, "loss": loss, "lr": session.lr, **terms}
+        summary["last_loss"] = loss
+        if step % 10 == 0 or step == options.steps:
+            row["images_per_s"] = throughput.read(step)
+        validate_if_due(session, step, row, summary)
+        log.write(row)
+        checkpoint_if_due(session, step)
+        if step >= options.steps:
+            break
+    bar.close()
+    summary["step"] = step
+    return summary
+
+
+# ------------------------------------------------------------------------------ validation, checkpoints
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    return step % every == 0 or step == last
+
+
+def validate_if_due(session: TrainingSession, step: int, row: dict[str, object], summary: dict[str, object]) -> None:
+    """Every ``validate_every`` steps and at the end (rank 0): metrics into ``row`` and ``summary``, and
+    ``samples/step_XXXXXXX.png``."""
+    options = session.options
+    if not (session.main_process and _due(step, options.validate_every, options.steps)):
+        return
+    values, grids = _validate(session.model, session.val_pairs, session.device, options.bf16)
+    row.update(val_l1=values["l1"], val_psnr=values["psnr"], val_ssim=values["ssim"])
+    summary["validation"] = values
+    _write_grid(session.out / "samples" / f"step_{step:07d}.png", grids)
+
+
+def checkpoint_if_due(session: TrainingSession, step: int) -> None:
+    """Every ``checkpoint_every`` steps and at the end (rank 0): ``step_XXXXXXX.pt`` and ``last.pt``, then
+    the oldest ``step_*.pt`` beyond ``keep_checkpoints`` are deleted."""
+    options = session.options
+    if not (session.main_process and _due(step, options.checkpoint_every, options.steps)):
+        return
+    folder = session.out / "checkpoints"
+    for path in (folder / f"step_{step:07d}.pt", folder / "last.pt"):
+        save_checkpoint(path, session.network, session.optimizer, session.scaler, step, options)
+    if options.keep_checkpoints > 0:
+        _prune_checkpoints(folder, options.keep_checkpoints)
+
+
+def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
+              autocast: bool) -> tuple[dict[str, float], list[np.ndarray]]:
+    from benchmark.metrics import MetricSet
+    from inpaint_core.conventions import tensor_to_images
+    from inpaint_core.images import sample_row
+
+    metrics = MetricSet()
+    grids = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for image, valid in pairs:
+            batch = torch.from_numpy(image[None]).to(device)
+            mask = torch.from_numpy(valid[None]).to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                _, composite = model(batch * mask, mask)
+            result = tensor_to_images(composite)[0]
+            truth = tensor_to_images(batch)[0]
+            hole = valid[0] < 0.5
+            metrics.update(truth, result, hole)
+            if len(grids) < 4:
+                grids.append(sample_row(truth, hole, result, truth, tile=None))
+    model.train(was_training)
+    return metrics.compute(), grids
 
 
 def _rng_state() -> dict[str, object]:
@@ -112,171 +382,6 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     os.replace(temporary, path)
 
 
-def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
-              autocast: bool) -> tuple[dict[str, float], list[np.ndarray]]:
-    from benchmark.metrics import MetricSet
-    from inpaint_core.conventions import tensor_to_images
-    from inpaint_core.images import sample_row
-
-    metrics = MetricSet()
-    grids = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for image, valid in pairs:
-            batch = torch.from_numpy(image[None]).to(device)
-            mask = torch.from_numpy(valid[None]).to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-                _, composite = model(batch * mask, mask)
-            result = tensor_to_images(composite)[0]
-            truth = tensor_to_images(batch)[0]
-            hole = valid[0] < 0.5
-            metrics.update(truth, result, hole)
-            if len(grids) < 4:
-                grids.append(sample_row(truth, hole, result, truth, tile=None))
-    model.train(was_training)
-    return metrics.compute(), grids
-
-
-def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
-    """Train (or resume) into ``options.out``; returns a summary with the last losses and validation."""
-    from tqdm import tqdm
-
-    world, rank, local_rank = _distributed()
-    if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend=backend)
-    if options.batch_size % world:
-        raise ValueError(f"batch size {options.batch_size} must be a multiple of the {world} processes")
-    if options.device:
-        device = torch.device(options.device)
-    elif torch.cuda.is_available():
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-    out = Path(options.out)
-    train_images, val_images = split_images(Path(options.images), val_count=options.val_images, seed=options.seed)
-    data = TrainData(Path(options.images), train_images, mask_paths(Path(options.masks), "train"), options.size,
-                     options.batch_size, options.seed)
-    val_masks = validation_masks(Path(options.masks), options.val_masks)
-    val_data = TrainData(Path(options.images), val_images, val_masks, options.size, 1, options.seed,
-                         streams=VALIDATION_STREAMS)
-    val_pairs = [val_data.sample(0, k) for k in range(len(val_masks))]
-
-    torch.manual_seed(options.seed + rank)
-    model = PConvUNet(levels=levels_for_size(options.size)).to(device)
-    if options.init:
-        model.load_state_dict(torch.load(options.init, map_location="cpu", weights_only=False)["model"])
-    if options.stage == 2:
-        model.freeze_encoder_batch_norm()
-    if options.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    vgg = None if options.no_perceptual else load_vgg16(options.vgg_weights, download=options.download_weights)
-    criterion = PConvLoss(vgg).to(device)
-    lr = options.lr if options.lr is not None else STAGE_LEARNING_RATES[options.stage]
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling; kept for fp16 forks
-
-    start = 0
-    last = out / "checkpoints" / "last.pt"
-    if last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        start = int(state["step"])
-        _set_rng_state(state["rng"])
-    network: torch.nn.Module = model
-    if world > 1:
-        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
-    if options.compile:
-        network = torch.compile(network)
-
-    loader = torch.utils.data.DataLoader(_StepBatches(data, start, options.steps, rank, world), batch_size=None,
-                                         num_workers=options.workers, pin_memory=device.type == "cuda")
-    log_path = out / "train_log.csv"
-    main_process = rank == 0
-    if main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "options.json").write_text(json.dumps(asdict(options), indent=2))
-    fields = ["step", "loss", "valid", "hole", "perceptual", "style_out", "style_comp", "tv", "lr", "images_per_s",
-              "val_l1", "val_psnr", "val_ssim"]
-    writer = None
-    handle = None
-    if main_process:
-        new = not log_path.is_file()
-        handle = open(log_path, "a", newline="", encoding="utf-8")
-        writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
-        if new:
-            writer.writeheader()
-    board = None
-    if main_process:
-        try:  # TensorBoard when installed; the CSV log is always written
-            from torch.utils.tensorboard import SummaryWriter
-
-            board = SummaryWriter(str(out / "tensorboard"))
-        except ImportError:
-            board = None
-    summary: dict[str, object] = {"start_step": start}
-    bar = tqdm(total=options.steps, initial=start, desc=f"stage {options.stage}", unit="step",
-               disable=not (progress and main_process))
-    network.train()
-    if options.stage == 2:
-        model.freeze_encoder_batch_norm()
-    timer = time.perf_counter()
-    step = start
-    for images, valid in loader:
-        images = images.to(device, non_blocking=True)
-        valid = valid.to(device, non_blocking=True)
-        if options.channels_last:
-            images = images.to(memory_format=torch.channels_last)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=options.bf16):
-            output, composite = network(images * valid, valid)
-        loss, terms = criterion(output, composite, images, valid)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        bar.update(1)
-        row = {"step": step, "loss": float(loss.detach()), "lr": lr,
-               **{k: float(v.detach()) for k, v in terms.items()}}
-        summary["last_loss"] = row["loss"]
-        if step % 10 == 0 or step == options.steps:
-            elapsed = time.perf_counter() - timer
-            row["images_per_s"] = 10 * options.batch_size / elapsed if elapsed > 0 else ""
-            timer = time.perf_counter()
-        if main_process and (step % options.validate_every == 0 or step == options.steps):
-            values, grids = _validate(model, val_pairs, device, options.bf16)
-            row.update(val_l1=values["l1"], val_psnr=values["psnr"], val_ssim=values["ssim"])
-            summary["validation"] = values
-            _write_grid(out / "samples" / f"step_{step:07d}.png", grids)
-        if writer is not None:
-            writer.writerow({k: row.get(k, "") for k in fields})
-            handle.flush()
-        if board is not None:
-            for key, value in row.items():
-                if key != "step" and isinstance(value, float):
-                    board.add_scalar(key, value, step)
-        if main_process and (step % options.checkpoint_every == 0 or step == options.steps):
-            save_checkpoint(out / "checkpoints" / f"step_{step:07d}.pt", network, optimizer, scaler, step, options)
-            save_checkpoint(last, network, optimizer, scaler, step, options)
-            if options.keep_checkpoints > 0:
-                _prune_checkpoints(out / "checkpoints", options.keep_checkpoints)
-        if step >= options.steps:
-            break
-    bar.close()
-    if handle is not None:
-        handle.close()
-    if board is not None:
-        board.close()
-    if world > 1:
-        torch.distributed.barrier()
-    summary["step"] = step
-    return summary
-
-
 def _prune_checkpoints(folder: Path, keep: int) -> None:
     """Delete all but the ``keep`` newest ``step_*.pt`` files (numbered, so the name orders them)."""
     for stale in sorted(folder.glob("step_*.pt"))[:-keep]:
@@ -288,3 +393,63 @@ def _write_grid(path: Path, rows: list[np.ndarray]) -> None:
 
     if rows:
         write_rgb_png(path, np.vstack(rows))
+
+
+# ---------------------------------------------------------------------------------------------- logging
+
+
+class TrainingLog:
+    """``OUT/train_log.csv`` (appended to on resume) and TensorBoard scalars when it is installed; a no-op on
+    ranks other than 0. A context manager: leaving it closes both."""
+
+    def __init__(self, out: Path, *, enabled: bool = True) -> None:
+        self._handle = self._writer = self._board = None
+        if not enabled:
+            return
+        path = out / "train_log.csv"
+        new = not path.is_file()
+        self._handle = open(path, "a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._handle, fieldnames=LOG_FIELDS, lineterminator="\n")
+        if new:
+            self._writer.writeheader()
+        try:  # the CSV log is always written
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._board = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            self._board = None
+
+    def write(self, row: dict[str, object]) -> None:
+        """One row per step: the LOG_FIELDS of ``row`` (blank when absent) and its float values as scalars."""
+        if self._writer is not None:
+            self._writer.writerow({key: row.get(key, "") for key in LOG_FIELDS})
+            self._handle.flush()
+        if self._board is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, float):
+                    self._board.add_scalar(key, value, row["step"])
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        if self._board is not None:
+            self._board.close()
+
+    def __enter__(self) -> TrainingLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------- train
+
+
+def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
+    """Train (or resume) into ``options.out``; returns a summary with the last losses and validation."""
+    session = setup_session(options)
+    with TrainingLog(session.out, enabled=session.main_process) as log:
+        summary = run_steps(session, log, progress=progress)
+    if session.world > 1:
+        torch.distributed.barrier()
+    return summary

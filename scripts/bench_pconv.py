@@ -16,9 +16,6 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def count_arithmetic(args, device, levels: int) -> None:

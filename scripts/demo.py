@@ -16,8 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 DEMO_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg",
                "motorcycle_left.png", "ihc.png", "retina.jpg")
 # opencv-shiftmap is left out by default: 5 to 75 s per 512x512 image on one core (README); add it with --models

@@ -12,8 +12,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def main() -> int:
     from maskgen.evaluate import evaluate_case, find_sintel_cases

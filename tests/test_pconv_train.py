@@ -150,3 +150,21 @@ def test_validation_masks_cover_every_cell(tmp_path: Path) -> None:
     picked = validation_masks(dataset, 12)
     assert len(picked) == 12 and len({cell_of[p] for p in picked}) == 12
     assert len(validation_masks(dataset, 100)) == 36
+
+
+def test_cli_options_come_from_train_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import pconv_baseline.cli as cli
+
+    seen: list[TrainOptions] = []
+    monkeypatch.setattr(cli, "run_training", lambda options: seen.append(options) or {"step": 0, "start_step": 0})
+    folders = ["--images", str(tmp_path), "--masks", str(tmp_path), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(cli.main, ["train", *folders, "--stage", "2", "--size", "512", "--compile"])
+    assert result.exit_code == 0, result.output
+    assert seen[-1] == TrainOptions(images=str(tmp_path), masks=str(tmp_path), out=str(tmp_path / "run"), stage=2,
+                                    size=512, compile=True)
+    result = CliRunner().invoke(cli.main, ["train", *folders[2:]])
+    assert result.exit_code == 2 and "Missing option '--images'" in result.output
+    result = CliRunner().invoke(cli.main, ["train", *folders, "--size", "128"])
+    assert result.exit_code == 2 and len(seen) == 1
