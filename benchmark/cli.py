@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-from inpaint_core.cli import OneLineErrors
+from inpaint_core.cli import OneLineErrors, dataclass_options, options_from
+
+from .runner import RunSettings
+from .setmetrics import SetMetricOptions
 
 __all__ = ["main"]
 
@@ -17,43 +20,32 @@ def main() -> None:
 
 
 def _data_options(function):
-    function = click.option("--per-cell", type=int, default=None, help="At most N masks per cell (quick runs).")(function)
-    function = click.option("--seed", default=0, show_default=True, help="Pairing seed.")(function)
-    function = click.option("--size", default=512, show_default=True, help="Evaluation size (square).")(function)
+    """--masks, --images, then RunSettings' own options (--size, --seed, --per-cell)."""
+    function = dataclass_options(RunSettings)(function)
     function = click.option("--images", required=True, type=click.Path(path_type=Path), help="Image folder (recursive).")(function)
     function = click.option("--masks", required=True, type=click.Path(path_type=Path),
                             help="Mask dataset (maskgen build / maskgen import).")(function)
     return function
 
 
-def _set_metric_options(function):
-    function = click.option("--device", default=None, help="torch device for the metric networks (default: cuda if available).")(function)
-    function = click.option("--download-weights", is_flag=True,
-                            help="Fetch missing metric-network weights through torch.hub (needs network).")(function)
-    function = click.option("--fid-weights", default=None, help="pt_inception-2015-12-05-6726825d.pth (pytorch-fid).")(function)
-    function = click.option("--lpips-weights", default=None, help="LPIPS v0.1 vgg.pth (lpips package).")(function)
-    function = click.option("--vgg-weights", default=None, help="torchvision vgg16-397923af.pth.")(function)
-    function = click.option("--set-metrics/--no-set-metrics", default=True, show_default=True,
-                            help="LPIPS and FID per cell, where their weights are found (else omitted with the reason).")(function)
-    return function
+_set_metric_options = dataclass_options(SetMetricOptions)  # --set-metrics/--no-set-metrics ... --device
 
 
-def _load_set_metrics(enabled: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
-                      download_weights: bool, device: str | None):
-    from .setmetrics import SetMetricOptions, SetMetrics
+def _load_set_metrics(params: dict):
+    from .setmetrics import SetMetrics
 
-    metrics = SetMetrics(SetMetricOptions(enabled=enabled, vgg_weights=vgg_weights, lpips_weights=lpips_weights,
-                                          fid_weights=fid_weights, download=download_weights, device=device))
+    options = options_from(SetMetricOptions, params)
+    metrics = SetMetrics(options)
     for name, reason in metrics.omitted.items():
-        if enabled:
+        if options.enabled:
             click.echo(f"note: {name.upper()} omitted: {reason}", err=True)
     return metrics
 
 
-def _prepare(masks: Path, images: Path, size: int, seed: int, per_cell: int | None):
-    from .runner import RunSettings, prepare
+def _prepare(params: dict):
+    from .runner import prepare
 
-    return prepare(RunSettings(masks=masks, images=images, size=size, seed=seed, per_cell=per_cell))
+    return prepare(options_from(RunSettings, params))
 
 
 def _slug(text: str) -> str:
@@ -90,18 +82,15 @@ def _report(info: dict, out: Path) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
 @click.option("--quiet", is_flag=True)
 @_set_metric_options
-def run(model_spec: str | None, model_cmd: str | None, name: str | None, masks: Path, images: Path, size: int,
-        seed: int, per_cell: int | None, out: Path, timeout: float | None, weights: str | None, workers: int,
-        batch_size: int, overwrite: bool,
-        quiet: bool, set_metrics: bool, vgg_weights: str | None, lpips_weights: str | None, fid_weights: str | None,
-        download_weights: bool, device: str | None) -> None:
+def run(model_spec: str | None, model_cmd: str | None, name: str | None, out: Path, timeout: float | None,
+        weights: str | None, workers: int, batch_size: int, overwrite: bool, quiet: bool, **params) -> None:
     """Score a model on (image, mask) pairs per cell and write a run folder."""
     from .runner import score_run
 
     if (model_spec is None) == (model_cmd is None):
         raise click.UsageError("give exactly one of --model and --model-cmd")
-    prepared = _prepare(masks, images, size, seed, per_cell)
-    metrics = _load_set_metrics(set_metrics, vgg_weights, lpips_weights, fid_weights, download_weights, device)
+    prepared = _prepare(params)
+    metrics = _load_set_metrics(params)
     if model_cmd is not None:
         from .sources import CommandModel
 
@@ -146,15 +135,13 @@ def _weights_sha(path: str | None) -> str | None:
 @click.option("--overwrite", is_flag=True)
 @click.option("--quiet", is_flag=True)
 @_set_metric_options
-def score(predictions: Path, name: str, masks: Path, images: Path, size: int, seed: int, per_cell: int | None,
-          out: Path, overwrite: bool, quiet: bool, set_metrics: bool, vgg_weights: str | None,
-          lpips_weights: str | None, fid_weights: str | None, download_weights: bool, device: str | None) -> None:
+def score(predictions: Path, name: str, out: Path, overwrite: bool, quiet: bool, **params) -> None:
     """Score outputs made elsewhere (from 'benchmark export-inputs') as a run."""
     from .runner import score_run
     from .sources import PredictionsFolder
 
-    prepared = _prepare(masks, images, size, seed, per_cell)
-    metrics = _load_set_metrics(set_metrics, vgg_weights, lpips_weights, fid_weights, download_weights, device)
+    prepared = _prepare(params)
+    metrics = _load_set_metrics(params)
     folder = out / _slug(name)
     info = score_run(prepared, folder, PredictionsFolder(predictions),
                      model={"name": name, "kind": "predictions", "spec": str(predictions.resolve())},
@@ -165,11 +152,11 @@ def score(predictions: Path, name: str, masks: Path, images: Path, size: int, se
 @main.command(name="export-inputs")
 @_data_options
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def export_inputs_command(masks: Path, images: Path, size: int, seed: int, per_cell: int | None, out: Path) -> None:
+def export_inputs_command(out: Path, **params) -> None:
     """Write masked inputs, masks and pairs.csv for a model run elsewhere."""
     from .sources import export_inputs
 
-    count = export_inputs(_prepare(masks, images, size, seed, per_cell), out)
+    count = export_inputs(_prepare(params), out)
     click.echo(f"wrote {count} inputs to {out}/inputs and masks to {out}/masks; put outputs in a folder as "
                "<pair_id>.png and run 'benchmark score --predictions FOLDER ...' with the same options")
 

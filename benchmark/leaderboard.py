@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 from inpaint_core.buckets import BIN_EDGES, CELLS
-from inpaint_core.files import atomic_write_bytes, atomic_write_text
+from inpaint_core.files import atomic_write_bytes, atomic_write_text, csv_text
 
 from .metrics import METRIC_NAMES
 
@@ -102,12 +102,7 @@ def write_leaderboard(runs: list[dict[str, object]], csv_path: Path, *, rank_by:
                       plot_metric: str = "l1") -> dict[str, Path]:
     """Write ``csv_path``, the Markdown table beside it (``.md``) and the plot (``.png``)."""
     rows = leaderboard_rows(runs, rank_by=rank_by)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _text(v, 6) for k, v in row.items()})
-    atomic_write_text(csv_path, buffer.getvalue())
+    atomic_write_text(csv_path, csv_text(list(rows[0]), ({k: _text(v, 6) for k, v in row.items()} for row in rows)))
     markdown = _markdown(rows, runs[0]["info"])
     md_path = csv_path.with_suffix(".md")
     atomic_write_text(md_path, markdown)

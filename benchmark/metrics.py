@@ -12,14 +12,16 @@ Images are ``uint8`` RGB HxWx3 (or HxW); ``mask`` is ``bool`` HxW with ``True`` 
   data_range=255, channel_axis=-1)``. Both crop 5 px at each edge before averaging, so the filter's border
   rule does not matter; OpenCV's separable float64 filter replaces scipy's and is several times faster.
 
-:class:`MetricSet` keeps running sums with the ``update`` / ``compute`` / ``reset`` API of torchmetrics.
+:class:`MetricSet` keeps running means with the ``update`` / ``compute`` / ``reset`` API of torchmetrics
+(through :class:`benchmark.aggregate.CellAccumulator`, which also makes a run's ``summary.csv``).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
+
+from .aggregate import CellAccumulator
 
 __all__ = [
     "l1_percent",
@@ -141,32 +143,27 @@ def image_metrics(image_true: np.ndarray, image_test: np.ndarray, mask: np.ndarr
     }
 
 
-@dataclass
 class MetricSet:
-    """Running means of the per-image metrics (``update`` per image, ``compute``, ``reset``).
+    """Running means of the per-image metrics (``update`` per image, ``compute``, ``reset``), kept by a
+    :class:`~benchmark.aggregate.CellAccumulator`, the same class a run's ``summary.csv`` comes from.
 
     PSNR's mean skips infinite values (identical images) and counts them in ``psnr_infinite``.
     """
 
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRIC_NAMES, 0.0))
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRIC_NAMES, 0))
-    psnr_infinite: int = 0
+    def __init__(self) -> None:
+        self._accumulator = CellAccumulator(METRIC_NAMES)
 
     def update(self, image_true: np.ndarray, image_test: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         values = image_metrics(image_true, image_test, mask)
-        for name, value in values.items():
-            if math.isinf(value):
-                self.psnr_infinite += 1
-            elif not math.isnan(value):
-                self.sums[name] += value
-                self.counts[name] += 1
+        self._accumulator.update(None, values)
         return values
 
     def compute(self) -> dict[str, float]:
-        return {name: self.sums[name] / self.counts[name] if self.counts[name] else float("nan")
-                for name in METRIC_NAMES}
+        return self._accumulator.means()
+
+    @property
+    def psnr_infinite(self) -> int:
+        return self._accumulator.infinite()
 
     def reset(self) -> None:
-        self.sums = dict.fromkeys(METRIC_NAMES, 0.0)
-        self.counts = dict.fromkeys(METRIC_NAMES, 0)
-        self.psnr_infinite = 0
+        self._accumulator.reset()

@@ -7,15 +7,11 @@ permutation, and so on, so every image is used as evenly as possible. The pairs 
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
-import numpy as np
 
 from inpaint_core.dataset import MaskRecord
+from inpaint_core.files import csv_text
 from inpaint_core.seeds import Stream, rng
 
 __all__ = ["Pair", "make_pairs", "pairs_csv", "pairs_fingerprint"]
@@ -47,12 +43,7 @@ def make_pairs(mask_rows: list[MaskRecord], images: list[str], *, seed: int = 0)
 
 
 def pairs_csv(pairs: list[Pair]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=PAIR_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for pair in pairs:
-        writer.writerow(asdict(pair))
-    return buffer.getvalue()
+    return csv_text(PAIR_COLUMNS, (asdict(pair) for pair in pairs))
 
 
 def pairs_fingerprint(pairs: list[Pair]) -> str:

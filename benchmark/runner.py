@@ -10,6 +10,14 @@ Run folder (``OUT``):
   preprocessing, composite, input), versions, hardware, date;
 * ``samples/grid_<cell>.png``: input, output (composite) and ground truth of the first pairs of each cell.
 
+:func:`score_run` runs four stages: :func:`plan_run` (the run folder's state: finished, resumed or new;
+the pending pairs), :class:`OutputFeed` (requests: ground truth, mask and masked input of each pending pair,
+in batches, the provider's answers fetched one batch ahead in a thread), :func:`score_pending` (one
+:class:`~benchmark.results.PairResult` per pair, appended to ``per_image.partial.csv``; sample rows) and
+:func:`write_report` (``per_image.csv``, ``summary.csv``, sample grids, ``run.json``). Every pair, whether
+scored now or read back from an interrupted run, goes into one :class:`~benchmark.aggregate.CellAccumulator`,
+which gives ``summary.csv``.
+
 Rows are appended to ``per_image.partial.csv`` as pairs finish (flushed each row), so an interrupted run
 started again with the same settings skips the pairs already scored; ``per_image.csv`` is written when all
 pairs are done.
@@ -18,49 +26,43 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
-import math
 import os
 import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterator, NamedTuple, Protocol
 
 import numpy as np
 
-from inpaint_core.buckets import CELL_NAMES, hole_ratio
+from inpaint_core.buckets import hole_ratio
+from inpaint_core.cli import cli_help
 from inpaint_core.dataset import Dataset
-from inpaint_core.versions import software_versions
 from inpaint_core.files import atomic_write_text, sha256_file, write_png
-from inpaint_core.maskio import read_mask
-
 from inpaint_core.images import discover_images, load_image, sample_row, write_rgb_png
+from inpaint_core.maskio import read_mask
+from inpaint_core.versions import software_versions
 
 from . import __version__
+from .aggregate import CellAccumulator
 from .images import PREPROCESSING, image_set_fingerprint, preprocess
-from .metrics import METRIC_NAMES, image_metrics
+from .metrics import image_metrics
 from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
+from .protocol import PROTOCOL, check_output, composite, masked_input
+from .results import PER_IMAGE_COLUMNS, SUMMARY_METRICS, PairResult, per_image_csv, read_results, summary_csv
 from .setmetrics import FeatureLog, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
-           "OutputProvider", "CallableProvider"]
+           "OutputProvider", "CallableProvider", "PairRequest", "OutputFeed", "RunPlan", "plan_run",
+           "score_pending", "write_report", "score_pair"]
 
-PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *METRIC_NAMES, "lpips",
-                     "seconds")
-SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "seconds")
-PROTOCOL = {
-    "input": "hole pixels set to 0; mask bool, True = hole",
-    "composite": "model output in the holes, original pixels elsewhere",
-    "metrics": "l1 %: MAE/255*100; l1_hole: over hole pixels; psnr: data range 255; ssim: Gaussian sigma 1.5, "
-               "11 taps, population covariance, RGB mean (= skimage gaussian_weights=True)",
-    "version": 1,
-}
 SAMPLES_PER_CELL = 4
-
+# files of an unfinished or finished run that --overwrite (or other settings) removes
+RUN_FILES = ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json", "fid_features.partial")
 
 
 class RunError(ValueError):
@@ -69,11 +71,13 @@ class RunError(ValueError):
 
 @dataclass(frozen=True)
 class RunSettings:
+    """What defines a run's pairs (``benchmark run / score / export-inputs`` options)."""
+
     masks: Path
     images: Path
-    size: int = 512
-    seed: int = 0
-    per_cell: int | None = None
+    size: int = field(default=512, metadata=cli_help("Evaluation size (square)."))
+    seed: int = field(default=0, metadata=cli_help("Pairing seed."))
+    per_cell: int | None = field(default=None, metadata=cli_help("At most N masks per cell (quick runs)."))
 
 
 @dataclass
@@ -95,11 +99,17 @@ class Prepared:
         return self._cache[relative]
 
     def mask(self, pair: Pair) -> np.ndarray:
-        mask = read_mask(self.settings.masks / pair.mask)
-        if mask.shape != (self.settings.size, self.settings.size):
-            raise RunError(f"mask {pair.mask} is {mask.shape[1]}x{mask.shape[0]} but the evaluation size is "
-                           f"{self.settings.size}: use --size {mask.shape[0]} or masks of that size")
-        return mask
+        return _sized_mask(self.settings, pair.mask, f"mask {pair.mask} is")
+
+
+def _sized_mask(settings: RunSettings, relative: str, subject: str) -> np.ndarray:
+    """The mask at ``relative``, or RunError (``<subject> WxH but the evaluation size is ...``) when it is
+    not of the evaluation size."""
+    mask = read_mask(settings.masks / relative)
+    if mask.shape != (settings.size, settings.size):
+        raise RunError(f"{subject} {mask.shape[1]}x{mask.shape[0]} but the evaluation size is {settings.size}: "
+                       f"use --size {mask.shape[0]} or masks of that size")
+    return mask
 
 
 def prepare(settings: RunSettings) -> Prepared:
@@ -116,10 +126,7 @@ def prepare(settings: RunSettings) -> Prepared:
         raise RunError(str(exc)) from None
     dataset_fingerprint = dataset.fingerprint
     pairs = make_pairs(rows, images, seed=settings.seed)
-    first_mask = read_mask(settings.masks / pairs[0].mask)
-    if first_mask.shape != (settings.size, settings.size):
-        raise RunError(f"the masks are {first_mask.shape[1]}x{first_mask.shape[0]} but the evaluation size is "
-                       f"{settings.size}: use --size {first_mask.shape[0]} or masks of that size")
+    _sized_mask(settings, pairs[0].mask, "the masks are")
     prepared = Prepared(settings, pairs, dataset_fingerprint, image_set_fingerprint(settings.images, images),
                         len(images))
     prepared.protocol_key = hashlib.sha256(json.dumps({
@@ -127,58 +134,6 @@ def prepare(settings: RunSettings) -> Prepared:
         "size": settings.size, "preprocessing": PREPROCESSING, "protocol": PROTOCOL,
     }, sort_keys=True).encode()).hexdigest()
     return prepared
-
-
-def masked_input(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The model's input: the image with hole pixels set to 0."""
-    result = image.copy()
-    result[mask] = 0
-    return result
-
-
-def check_output(output: object, shape: tuple[int, ...]) -> np.ndarray:
-    """The output as a uint8 array of ``shape``, or ValueError saying what is wrong with it."""
-    if not isinstance(output, np.ndarray):
-        raise ValueError(f"output is {type(output).__name__}, expected a numpy uint8 array")
-    if output.dtype != np.uint8:
-        extra = " with NaN values" if np.issubdtype(output.dtype, np.floating) and np.isnan(output).any() else ""
-        raise ValueError(f"output dtype {output.dtype}{extra}, expected uint8")
-    if output.shape != shape:
-        raise ValueError(f"output shape {output.shape}, expected {shape}")
-    return output
-
-
-def _format(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return "inf" if math.isinf(value) else f"{value:.6f}"
-    return str(value)
-
-
-def _hardware() -> dict[str, object]:
-    hardware: dict[str, object] = {"machine": platform.machine(), "processor": platform.processor(),
-                                   "cpus": os.cpu_count(), "system": platform.platform()}
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        hardware["gpu"] = torch.cuda.get_device_name(0)
-    return hardware
-
-
-def _read_partial(path: Path) -> dict[str, dict[str, str]]:
-    if not path.is_file():
-        return {}
-    done: dict[str, dict[str, str]] = {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        text = handle.read()
-    if text and not text.endswith("\n"):  # a line cut by a kill: drop it
-        text = text[: text.rfind("\n") + 1]
-    for row in csv.DictReader(io.StringIO(text)):
-        if row.get("seconds") is not None and row["pair_id"]:
-            done[row["pair_id"]] = row
-    return done
 
 
 class OutputProvider(Protocol):
@@ -214,135 +169,279 @@ class CallableProvider:
         return results
 
 
-def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model: dict[str, object],
-              overwrite: bool = False, progress: bool = False, set_metrics: "SetMetrics | None" = None
-              ) -> dict[str, object]:
-    """Score every pending pair with ``provider``'s outputs and write the run folder; returns ``run.json``.
+# -- stage 1: plan -------------------------------------------------------------------------------------------
 
-    Args:
-        provider: see :class:`OutputProvider`; wrap a plain function in :class:`CallableProvider`.
-        model: what ``run.json`` records about the model (``name``, ``kind``, ``spec``, ...).
-        set_metrics: LPIPS per pair and FID per cell, when their networks are loaded.
-    """
-    from tqdm import tqdm
 
+@dataclass
+class RunPlan:
+    """A run folder's state: ``finished`` (its ``run.json``, when this very run is done) or the pairs
+    already scored (``done``, read back from ``per_image.partial.csv``) and those still to score."""
+
+    out: Path
+    pairs: list[Pair]
+    done: dict[str, PairResult] = field(default_factory=dict)
+    pending: list[Pair] = field(default_factory=list)
+    finished: dict[str, object] | None = None
+
+    @property
+    def partial_path(self) -> Path:
+        return self.out / "per_image.partial.csv"
+
+    @property
+    def state_path(self) -> Path:
+        return self.out / "run.partial.json"
+
+    @property
+    def feature_log(self) -> FeatureLog:
+        return FeatureLog(self.out / "fid_features.partial")
+
+    @property
+    def sample_ids(self) -> set[str]:
+        """The first :data:`SAMPLES_PER_CELL` pairs of each cell, shown in ``samples/grid_<cell>.png``."""
+        chosen: dict[str, list[str]] = {}
+        for pair in self.pairs:
+            if len(chosen.setdefault(pair.cell, [])) < SAMPLES_PER_CELL:
+                chosen[pair.cell].append(pair.pair_id)
+        return {pair_id for ids in chosen.values() for pair_id in ids}
+
+
+def plan_run(prepared: Prepared, out: Path, model: dict[str, object], *, overwrite: bool = False) -> RunPlan:
+    """Check ``out`` against this run (same protocol key and model) and set it up: a finished run is
+    returned as is, an unfinished one resumes, another run is refused unless ``overwrite``."""
     out.mkdir(parents=True, exist_ok=True)
-    state_path = out / "run.partial.json"
-    partial_path = out / "per_image.partial.csv"
+    plan = RunPlan(out, prepared.pairs)
     state = {"protocol_key": prepared.protocol_key, "model": model}
-    previous_state = json.loads(state_path.read_text()) if state_path.is_file() else None
+    previous_state = json.loads(plan.state_path.read_text()) if plan.state_path.is_file() else None
     finished = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else None
     if finished is not None and not overwrite:
         if finished.get("protocol_key") == prepared.protocol_key and finished.get("model") == model:
-            return finished
+            plan.finished = finished
+            return plan
         raise RunError(f"{str(out)!r} holds another finished run; use --overwrite or another --out/--name")
     if previous_state is not None and previous_state != state and not overwrite:
         raise RunError(f"{str(out)!r} holds an unfinished run with other settings; use --overwrite")
     if overwrite or previous_state != state:
-        for name in ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json", "fid_features.partial"):
+        for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
-    atomic_write_text(state_path, json.dumps(state, indent=2))
+    atomic_write_text(plan.state_path, json.dumps(state, indent=2))
     atomic_write_text(out / "pairs.csv", pairs_csv(prepared.pairs))
-    done = _read_partial(partial_path)
-    pending = [pair for pair in prepared.pairs if pair.pair_id not in done]
-    index_of = {pair.pair_id: index for index, pair in enumerate(prepared.pairs)}
-    feature_log = FeatureLog(out / "fid_features.partial")
-    new_file = not partial_path.is_file() or partial_path.stat().st_size == 0
-    sample_ids = _sample_ids(prepared.pairs)
+    plan.done = read_results(plan.partial_path)
+    plan.pending = [pair for pair in prepared.pairs if pair.pair_id not in plan.done]
+    return plan
 
-    unreadable: dict[str, str] = {}  # pair_id -> why its image or mask cannot be used
 
-    def request(pair: Pair) -> tuple[Pair, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(pair, ground truth, model input, mask), or None when the image or mask cannot be read."""
+def resumed_accumulator(plan: RunPlan, *, fid: bool) -> CellAccumulator:
+    """The accumulator holding the pairs scored before an interruption (their rows as written, and their
+    FID features from the feature log when ``fid``), in pair order."""
+    accumulator = CellAccumulator(SUMMARY_METRICS)
+    features = plan.feature_log.read() if fid and plan.done else {}
+    for index, pair in enumerate(plan.pairs):
+        result = plan.done.get(pair.pair_id)
+        if result is not None:
+            accumulator.update(result.cell, result.scored, features.get(index))
+    return accumulator
+
+
+# -- stage 2: provider ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairRequest:
+    """One pending pair, loaded: the ground truth, the mask and the model's (masked) input."""
+
+    pair: Pair
+    truth: np.ndarray
+    mask: np.ndarray
+    model_input: np.ndarray
+
+    @property
+    def for_model(self) -> tuple[Pair, np.ndarray, np.ndarray]:
+        """What an :class:`OutputProvider` gets: (pair, masked input, mask)."""
+        return self.pair, self.model_input, self.mask
+
+
+class Fetched(NamedTuple):
+    """A pair with its request and the provider's ``(output, seconds)``, or why its input is unusable."""
+
+    pair: Pair
+    request: PairRequest | None
+    answer: tuple[object, float] | None
+    error: str = ""
+
+
+class OutputFeed:
+    """Loads the requests of pending pairs and asks the provider for their outputs, batch by batch
+    (``provider.batch_size`` pairs); :meth:`stream` fetches the next batch in a thread while the caller
+    scores the current one, so the model and the metrics overlap."""
+
+    def __init__(self, prepared: Prepared, provider: OutputProvider) -> None:
+        self.prepared = prepared
+        self.provider = provider
+        self.unreadable: dict[str, str] = {}  # pair_id -> why its image or mask cannot be used
+
+    def request(self, pair: Pair) -> PairRequest | None:
+        """The loaded request, or None when the image or mask cannot be read (the reason is kept)."""
         try:
-            mask = prepared.mask(pair)
-            image = prepared.image(pair.image)
-            return pair, image, masked_input(image, mask), mask
+            mask = self.prepared.mask(pair)
+            image = self.prepared.image(pair.image)
+            return PairRequest(pair, image, mask, masked_input(image, mask))
         except RunError:
             raise
         except (ValueError, OSError) as exc:  # an unreadable image or mask costs its pair only
-            unreadable[pair.pair_id] = str(exc).splitlines()[0]
+            self.unreadable[pair.pair_id] = str(exc).splitlines()[0]
             return None
 
-    def fetch(batch: list[Pair]) -> tuple[list, dict[str, tuple[object, float]]]:
-        items = [item for item in map(request, batch) if item is not None]
-        outputs = provider.outputs([(item[0], item[2], item[3]) for item in items]) if items else []
-        return items, dict(zip((item[0].pair_id for item in items), outputs))
+    def prepare(self, pending: list[Pair]) -> None:
+        """Show every pending request to a provider with ``prepare`` (a command writes its inputs, runs once)."""
+        prepare_all = getattr(self.provider, "prepare", None)
+        if prepare_all is not None and pending:
+            prepare_all(request.for_model for request in map(self.request, pending) if request is not None)
 
-    prepare_all = getattr(provider, "prepare", None)
-    if prepare_all is not None and pending:
-        prepare_all((item[0], item[2], item[3]) for item in map(request, pending) if item is not None)
-    bar = tqdm(total=len(prepared.pairs), initial=len(done), desc="pairs", unit="pair", disable=not progress,
-               file=sys.stderr)
-    step = max(1, int(provider.batch_size))
-    batches = [pending[start:start + step] for start in range(0, len(pending), step)]
-    # one thread fetches the next batch's outputs (loading images, waiting for the model) while this one
-    # scores the current batch: the model and the metrics overlap
-    executor = ThreadPoolExecutor(max_workers=1)
-    try:
-        with open(partial_path, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
-            if new_file:
-                writer.writeheader()
-            future = executor.submit(fetch, batches[0]) if batches else None
-            for index, batch in enumerate(batches):
-                items, answers = future.result()
+    def fetch(self, batch: list[Pair]) -> list[Fetched]:
+        requests = {pair.pair_id: self.request(pair) for pair in batch}
+        loaded = [request for request in requests.values() if request is not None]
+        answers = self.provider.outputs([request.for_model for request in loaded]) if loaded else []
+        by_id = dict(zip((request.pair.pair_id for request in loaded), answers))
+        return [Fetched(pair, requests[pair.pair_id], by_id.get(pair.pair_id)) if requests[pair.pair_id]
+                else Fetched(pair, None, None, self.unreadable.get(pair.pair_id, "unreadable input")) for pair in batch]
+
+    def stream(self, pending: list[Pair]) -> Iterator[Fetched]:
+        """Every pending pair in order, its batch fetched while the previous batch is scored."""
+        step = max(1, int(self.provider.batch_size))
+        batches = [pending[start:start + step] for start in range(0, len(pending), step)]
+        executor = ThreadPoolExecutor(max_workers=1)
+        try:
+            future = executor.submit(self.fetch, batches[0]) if batches else None
+            for index in range(len(batches)):
+                fetched = future.result()
                 if index + 1 < len(batches):
-                    future = executor.submit(fetch, batches[index + 1])
-                by_id = {item[0].pair_id: item for item in items}
-                for pair in batch:
-                    if pair.pair_id not in by_id:
-                        row = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
-                               "status": "failed", "error": unreadable.get(pair.pair_id, "unreadable input")}
-                    else:
-                        _, image, model_input, mask = by_id[pair.pair_id]
-                        row = _score_pair(pair, image, model_input, mask, answers[pair.pair_id], set_metrics,
-                                          feature_log, index_of[pair.pair_id])
-                        if row["status"] == "ok" and pair.pair_id in sample_ids:  # on disk: survives a kill
-                            _write_sample_row(out, pair.pair_id, model_input, mask, row.pop("_composite"), image)
-                    writer.writerow({k: _format(row.get(k)) for k in PER_IMAGE_COLUMNS})
-                    handle.flush()
-                    bar.update(1)
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+                    future = executor.submit(self.fetch, batches[index + 1])
+                yield from fetched
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- stage 3: score ------------------------------------------------------------------------------------------
+
+
+class Scored(NamedTuple):
+    """A pair's record, and for an ``ok`` pair its composite (for the samples) and FID features."""
+
+    result: PairResult
+    composite: np.ndarray | None = None
+    features: np.ndarray | None = None
+
+
+def score_pair(request: PairRequest, answer: tuple[object, float], set_metrics: SetMetrics | None) -> Scored:
+    """Metrics of the composite of one answer, or the failure and its reason."""
+    output, seconds = answer
+    pair, truth, mask = request.pair, request.truth, request.mask
+    ratio = hole_ratio(mask)
+    metrics: dict[str, float] = {}
+    features = None
+    try:
+        if isinstance(output, BaseException):
+            raise output
+        result = composite(check_output(output, truth.shape), truth, mask)
+        metrics.update(image_metrics(truth, result, mask))
+        if set_metrics is not None and set_metrics.active:
+            metrics["lpips"], features = set_metrics.pair(truth, result)
+    except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Scored(PairResult.failed(pair, reason, ratio, metrics))
+    return Scored(PairResult.ok(pair, ratio, {**metrics, "seconds": seconds}), result, features)
+
+
+def _score_fetched(item: Fetched, set_metrics: SetMetrics | None) -> Scored:
+    if item.request is None:
+        return Scored(PairResult.failed(item.pair, item.error))
+    if item.answer is None:
+        reason = "the provider gave no output for this pair"
+        return Scored(PairResult.failed(item.pair, reason, hole_ratio(item.request.mask)))
+    return score_pair(item.request, item.answer, set_metrics)
+
+
+def score_pending(plan: RunPlan, feed: OutputFeed, accumulator: CellAccumulator, *,
+                  set_metrics: SetMetrics | None = None, progress: bool = False) -> None:
+    """Score every pending pair: its row is appended to ``per_image.partial.csv`` (flushed: a kill loses
+    at most the pair in progress), after its FID features and sample row, and fed to ``accumulator``."""
+    from tqdm import tqdm
+
+    index_of = {pair.pair_id: index for index, pair in enumerate(plan.pairs)}
+    sample_ids = plan.sample_ids
+    feature_log = plan.feature_log
+    new_file = not plan.partial_path.is_file() or plan.partial_path.stat().st_size == 0
+    bar = tqdm(total=len(plan.pairs), initial=len(plan.done), desc="pairs", unit="pair", disable=not progress,
+               file=sys.stderr)
+    with open(plan.partial_path, "a", newline="", encoding="utf-8") as handle, \
+            closing(feed.stream(plan.pending)) as stream:
+        writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        for item in stream:
+            scored = _score_fetched(item, set_metrics)
+            if scored.features is not None:  # before the row is written: a kill never leaves a row without them
+                feature_log.append(index_of[item.pair.pair_id], scored.features)
+            if scored.composite is not None and item.pair.pair_id in sample_ids:  # on disk: survives a kill
+                _write_sample_row(plan.out, item.request, scored.composite)
+            writer.writerow(scored.result.to_row())
+            handle.flush()
+            accumulator.update(item.pair.cell, scored.result.as_written().scored, scored.features)
+            bar.update(1)
     bar.close()
-    rows = _read_partial(partial_path)
-    ordered = [rows[p.pair_id] for p in prepared.pairs]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(ordered)
-    atomic_write_text(out / "per_image.csv", buffer.getvalue())
-    fid = _fid_per_cell(ordered, feature_log.read()) if set_metrics is not None and \
-        set_metrics.inception is not None else {}
-    summary = summarise(ordered, fid)
-    atomic_write_text(out / "summary.csv", summary_csv(summary))
-    _write_sample_grids(out, prepared.pairs, sample_ids)
-    info: dict[str, object] = {
+
+
+# -- stage 4: report -----------------------------------------------------------------------------------------
+
+
+def write_report(plan: RunPlan, prepared: Prepared, accumulator: CellAccumulator, *, model: dict[str, object],
+                 set_metrics: SetMetrics | None = None) -> dict[str, object]:
+    """``per_image.csv`` (pair order), ``summary.csv`` (from ``accumulator``), the sample grids and
+    ``run.json`` (returned); the run's partial files are removed."""
+    results = read_results(plan.partial_path)
+    ordered = [results[pair.pair_id] for pair in plan.pairs]
+    atomic_write_text(plan.out / "per_image.csv", per_image_csv(ordered))
+    atomic_write_text(plan.out / "summary.csv", summary_csv(accumulator.compute()))
+    _write_sample_grids(plan.out, plan.pairs, plan.sample_ids)
+    info = _run_info(prepared, model, ordered, set_metrics)
+    atomic_write_text(plan.out / "run.json", json.dumps(info, indent=2) + "\n")
+    for path in (plan.partial_path, plan.feature_log.path, plan.state_path):
+        path.unlink(missing_ok=True)
+    return info
+
+
+def _run_info(prepared: Prepared, model: dict[str, object], results: list[PairResult],
+              set_metrics: SetMetrics | None) -> dict[str, object]:
+    settings = prepared.settings
+    return {
         "format": "benchmark-run/1",
         "protocol_key": prepared.protocol_key,
         "model": model,
-        "dataset": {"path": str(prepared.settings.masks.resolve()), "fingerprint": prepared.dataset_fingerprint},
-        "images": {"path": str(prepared.settings.images.resolve()), "fingerprint": prepared.image_fingerprint,
+        "dataset": {"path": str(settings.masks.resolve()), "fingerprint": prepared.dataset_fingerprint},
+        "images": {"path": str(settings.images.resolve()), "fingerprint": prepared.image_fingerprint,
                    "count": prepared.image_count},
         "pairs": {"count": len(prepared.pairs), "fingerprint": pairs_fingerprint(prepared.pairs),
-                  "seed": prepared.settings.seed, "per_cell": prepared.settings.per_cell},
-        "protocol": {**PROTOCOL, "size": prepared.settings.size, "preprocessing": PREPROCESSING},
-        "counts": {"pairs": len(ordered), "ok": sum(r["status"] == "ok" for r in ordered),
-                   "failed": sum(r["status"] == "failed" for r in ordered)},
+                  "seed": settings.seed, "per_cell": settings.per_cell},
+        "protocol": {**PROTOCOL, "size": settings.size, "preprocessing": PREPROCESSING},
+        "counts": {"pairs": len(results), "ok": sum(r.status == "ok" for r in results),
+                   "failed": sum(r.status == "failed" for r in results)},
         "set_metrics": _set_metric_status(set_metrics),
         "versions": software_versions(benchmark=__version__),
         "hardware": _hardware(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(out / "run.json", json.dumps(info, indent=2) + "\n")
-    partial_path.unlink(missing_ok=True)
-    feature_log.path.unlink(missing_ok=True)
-    state_path.unlink(missing_ok=True)
-    return info
 
 
-def _set_metric_status(set_metrics: "SetMetrics | None") -> dict[str, object]:
+def _hardware() -> dict[str, object]:
+    hardware: dict[str, object] = {"machine": platform.machine(), "processor": platform.processor(),
+                                   "cpus": os.cpu_count(), "system": platform.platform()}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        hardware["gpu"] = torch.cuda.get_device_name(0)
+    return hardware
+
+
+def _set_metric_status(set_metrics: SetMetrics | None) -> dict[str, object]:
     if set_metrics is None:
         return {"lpips": "not requested", "fid": "not requested"}
     status: dict[str, object] = {name: set_metrics.omitted.get(name, "computed") for name in ("lpips", "fid")}
@@ -350,99 +449,10 @@ def _set_metric_status(set_metrics: "SetMetrics | None") -> dict[str, object]:
     return status
 
 
-def _fid_per_cell(rows: list[dict[str, str]], features: dict[int, np.ndarray]) -> dict[str, tuple[float, int]]:
-    """FID between ground truths and outputs per cell and over ``all`` ok pairs: ``{cell: (fid, count)}``.
-    ``rows`` are in pair order, so a row's position is the pair index the features are logged under."""
-    from .setmetrics import frechet_distance
-
-    groups: dict[str, list[np.ndarray]] = {}
-    for index, row in enumerate(rows):
-        stacked = features.get(index)
-        if row["status"] == "ok" and stacked is not None:
-            groups.setdefault(row["cell"], []).append(stacked)
-            groups.setdefault("all", []).append(stacked)
-    result = {}
-    for name, items in groups.items():
-        if len(items) < 2:
-            continue
-        data = np.stack(items)  # N x 2 x 2048
-        truth, output = data[:, 0], data[:, 1]
-        result[name] = (frechet_distance(truth.mean(0), np.cov(truth, rowvar=False),
-                                         output.mean(0), np.cov(output, rowvar=False)), len(items))
-    return result
-
-
-def _score_pair(pair: Pair, image: np.ndarray, model_input: np.ndarray, mask: np.ndarray,
-                answer: tuple[object, float], set_metrics: "SetMetrics | None", feature_log: FeatureLog,
-                index: int) -> dict[str, object]:
-    """The per-image row of one pair: metrics of the composite, or the failure and its reason."""
-    output, seconds = answer
-    row: dict[str, object] = {"pair_id": pair.pair_id, "cell": pair.cell, "image": pair.image, "mask": pair.mask,
-                              "hole_ratio": hole_ratio(mask)}
-    try:
-        if isinstance(output, BaseException):
-            raise output
-        checked = check_output(output, image.shape)
-        composite = np.where(mask[..., None], checked, image)
-        row.update(image_metrics(image, composite, mask))
-        if set_metrics is not None and set_metrics.active:
-            row["lpips"], features = set_metrics.pair(image, composite)
-            if features is not None:  # before the row is written: a kill never leaves a row without them
-                feature_log.append(index, features)
-        row.update(status="ok", error="", seconds=seconds, _composite=composite)
-    except Exception as exc:  # noqa: BLE001 - any model misbehaviour is one failed pair
-        row.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__, seconds=None)
-    return row
-
-
-def summarise(rows: Iterable[dict[str, str]], fid: dict[str, tuple[float, int]] | None = None) -> list[dict[str, object]]:
-    """Per cell (NVIDIA order) and ``all``: count, failures, mean and std of each metric over ok pairs, and
-    the FID with the number of pairs it was computed on (empty when not computed)."""
-    fid = fid or {}
-    groups: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        groups.setdefault(row["cell"], []).append(row)
-        groups.setdefault("all", []).append(row)
-    result = []
-    for name in [*CELL_NAMES, "all"]:
-        members = groups.get(name, [])
-        if not members:
-            continue
-        ok = [r for r in members if r["status"] == "ok"]
-        entry: dict[str, object] = {"cell": name, "count": len(members), "failures": len(members) - len(ok)}
-        for metric in SUMMARY_METRICS:
-            values = np.array([float(r[metric]) for r in ok if r.get(metric) not in (None, "", "inf")],
-                              dtype=np.float64)
-            entry[f"{metric}_mean"] = float(values.mean()) if values.size else float("nan")
-            entry[f"{metric}_std"] = float(values.std()) if values.size else float("nan")
-        entry["fid"], entry["fid_count"] = fid.get(name, (float("nan"), 0))
-        result.append(entry)
-    return result
-
-
-def summary_csv(summary: list[dict[str, object]]) -> str:
-    if not summary:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(summary[0]), lineterminator="\n")
-    writer.writeheader()
-    for entry in summary:
-        writer.writerow({k: _format(v) for k, v in entry.items()})
-    return buffer.getvalue()
-
-
-def _sample_ids(pairs: list[Pair]) -> set[str]:
-    chosen: dict[str, list[str]] = {}
-    for pair in pairs:
-        if len(chosen.setdefault(pair.cell, [])) < SAMPLES_PER_CELL:
-            chosen[pair.cell].append(pair.pair_id)
-    return {pair_id for ids in chosen.values() for pair_id in ids}
-
-
-def _write_sample_row(out: Path, pair_id: str, model_input: np.ndarray, mask: np.ndarray, composite: np.ndarray,
-                      truth: np.ndarray) -> None:
+def _write_sample_row(out: Path, request: PairRequest, result: np.ndarray) -> None:
     """One grid row (input with white holes, output, ground truth; 256 px tiles) as a PNG in samples/.rows."""
-    write_rgb_png(out / "samples" / ".rows" / f"{pair_id}.png", sample_row(model_input, mask, composite, truth))
+    write_rgb_png(out / "samples" / ".rows" / f"{request.pair.pair_id}.png",
+                  sample_row(request.model_input, request.mask, result, request.truth))
 
 
 def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> None:
@@ -462,3 +472,27 @@ def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> N
     for cell_name, rows in by_cell.items():
         write_png(out / "samples" / f"grid_{cell_name}.png", np.vstack(rows))
     shutil.rmtree(rows_dir, ignore_errors=True)
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+
+
+def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model: dict[str, object],
+              overwrite: bool = False, progress: bool = False, set_metrics: SetMetrics | None = None
+              ) -> dict[str, object]:
+    """Score every pending pair with ``provider``'s outputs and write the run folder; returns ``run.json``.
+
+    Args:
+        provider: see :class:`OutputProvider`; wrap a plain function in :class:`CallableProvider`.
+        model: what ``run.json`` records about the model (``name``, ``kind``, ``spec``, ...).
+        set_metrics: LPIPS per pair and FID per cell, when their networks are loaded.
+    """
+    plan = plan_run(prepared, out, model, overwrite=overwrite)
+    if plan.finished is not None:
+        return plan.finished
+    fid = set_metrics is not None and set_metrics.inception is not None
+    accumulator = resumed_accumulator(plan, fid=fid)
+    feed = OutputFeed(prepared, provider)
+    feed.prepare(plan.pending)
+    score_pending(plan, feed, accumulator, set_metrics=set_metrics, progress=progress)
+    return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)

@@ -8,11 +8,12 @@ singular below 2048 images; ``summary.csv`` reports the image count next to it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from inpaint_core.cli import cli_help
 from inpaint_core.conventions import images_to_tensor
 from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
 
@@ -32,12 +33,17 @@ class SetMetricOptions:
         device: torch device (default: CUDA when available, else CPU).
     """
 
-    enabled: bool = True
-    vgg_weights: str | None = None
-    lpips_weights: str | None = None
-    fid_weights: str | None = None
-    download: bool = False
-    device: str | None = None
+    enabled: bool = field(default=True, metadata=cli_help(
+        "LPIPS and FID per cell, where their weights are found (else omitted with the reason).", name="set-metrics"))
+    vgg_weights: str | None = field(default=None, metadata=cli_help("torchvision vgg16-397923af.pth."))
+    lpips_weights: str | None = field(default=None, metadata=cli_help("LPIPS v0.1 vgg.pth (lpips package)."))
+    fid_weights: str | None = field(default=None, metadata=cli_help(
+        "pt_inception-2015-12-05-6726825d.pth (pytorch-fid)."))
+    download: bool = field(default=False, metadata=cli_help(
+        "Fetch missing metric-network weights through torch.hub (needs network).", flag=True,
+        name="download-weights"))
+    device: str | None = field(default=None, metadata=cli_help(
+        "torch device for the metric networks (default: cuda if available)."))
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:

@@ -24,6 +24,7 @@ from inpaint_core.images import load_image, write_rgb_png
 from inpaint_core.maskio import write_mask
 
 from .pairing import Pair, pairs_csv
+from .protocol import masked_input
 
 __all__ = ["CommandModel", "PredictionsFolder", "export_inputs"]
 
@@ -128,8 +129,6 @@ class PredictionsFolder:
 
 def export_inputs(prepared, out: Path) -> int:
     """Write ``inputs/<pair_id>.png``, ``masks/<pair_id>.png`` and ``pairs.csv`` for a model run elsewhere."""
-    from .runner import masked_input
-
     for pair in prepared.pairs:
         mask = prepared.mask(pair)
         write_rgb_png(out / "inputs" / f"{pair.pair_id}.png", masked_input(prepared.image(pair.image), mask))

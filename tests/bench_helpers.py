@@ -25,9 +25,10 @@ def cell_mask(bin_index: int, border: str, *, size: int = SIZE, variant: int = 0
     return mask
 
 
-def make_mask_dataset(root: Path, *, per_cell: int = 1) -> Path:
+def make_mask_dataset(root: Path, *, per_cell: int = 1, cells: tuple[str, ...] | None = None) -> Path:
+    """A dataset of ``per_cell`` masks in every cell (or only in ``cells``)."""
     source = root / "mask_source"
-    for cell in CELLS:
+    for cell in CELLS if cells is None else [c for c in CELLS if c.name in cells]:
         for variant in range(per_cell):
             write_mask(source / f"{cell.name}_{variant}.png", cell_mask(cell.bin_index, cell.border, variant=variant))
     import_masks(source, root / "masks", layout="folder", polarity="hole-white")

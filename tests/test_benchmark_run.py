@@ -169,6 +169,8 @@ def test_interrupted_run_resumes(data: dict[str, Path], tmp_path: Path) -> None:
     score_run(prepared, tmp_path / "whole", CallableProvider(lambda pair, image, mask: (np.full_like(image, 100), 0.5)),
               model=model)
     assert (tmp_path / "flat" / "per_image.csv").read_bytes() == (tmp_path / "whole" / "per_image.csv").read_bytes()
+    # rows read back and rows scored now go into one accumulator: the same summary
+    assert (tmp_path / "flat" / "summary.csv").read_bytes() == (tmp_path / "whole" / "summary.csv").read_bytes()
     # the sample grids include the pairs scored before the interruption
     grids = sorted(p.name for p in (tmp_path / "flat" / "samples").glob("grid_*.png"))
     assert len(grids) == 12 and not (tmp_path / "flat" / "samples" / ".rows").exists()
@@ -281,3 +283,28 @@ def test_sample_row_whitens_the_holes_and_frames_each_tile() -> None:
     assert (row[4:6, 4:7] == 255).all() and (row[2:10, 2:10][~hole] == 40).all()
     assert (row[2:10, 14:22] == 90).all() and (row[0] == 128).all() and (row[:, 12] == 128).all()
     assert sample_row(image, hole, output, image, tile=16).shape == (20, 60, 3)
+
+
+def test_pair_result_row_round_trip_and_output_checks() -> None:
+    from benchmark.pairing import Pair
+    from benchmark.protocol import check_output, composite, masked_input
+    from benchmark.results import PER_IMAGE_COLUMNS, PairResult
+
+    pair = Pair("00003", "10-20_N", "test/10-20_N/000001.png", "ab", "photo_2.png")
+    result = PairResult.ok(pair, 0.15, {"l1": 1.23456789, "l1_hole": float("nan"), "psnr": float("inf"),
+                                        "ssim": 0.5, "seconds": 0.25})
+    row = result.to_row()
+    assert list(row) == list(PER_IMAGE_COLUMNS) and "_composite" not in row
+    assert row["l1"] == "1.234568" and row["l1_hole"] == "" and row["psnr"] == "inf" and row["lpips"] == ""
+    assert PairResult.from_row(row).to_row() == row and result.as_written().metrics["l1"] == 1.234568
+    failed = PairResult.failed(pair, "model raised RuntimeError: boom")
+    assert failed.scored is None and failed.to_row()["seconds"] == "" and failed.to_row()["hole_ratio"] == ""
+    image = np.full((4, 4, 3), 9, np.uint8)
+    hole = np.zeros((4, 4), bool)
+    hole[1, 2] = True
+    assert masked_input(image, hole)[1, 2].tolist() == [0, 0, 0] and masked_input(image, hole)[0, 0, 0] == 9
+    assert composite(np.zeros_like(image), image, hole).sum() == image.sum() - 27
+    with pytest.raises(ValueError, match=r"^output is list, expected a numpy uint8 array$"):
+        check_output([1], (4, 4, 3))
+    with pytest.raises(ValueError, match=r"^output shape \(4, 3, 3\), expected \(4, 4, 3\)$"):
+        check_output(image[:, :3], (4, 4, 3))

@@ -74,3 +74,42 @@ def test_metric_set_running_means_and_reset() -> None:
     assert metrics.psnr_infinite == 1
     metrics.reset()
     assert math.isnan(metrics.compute()["l1"])
+
+
+def test_cell_accumulator_summarises_like_numpy_per_cell_and_overall() -> None:
+    from benchmark.aggregate import CellAccumulator
+    from benchmark.setmetrics import frechet_distance
+
+    rng = np.random.default_rng(7)
+    accumulator = CellAccumulator(("l1", "psnr"))
+    fed: dict[str, list[dict[str, float]]] = {}
+    features = []
+    for index in range(9):
+        cell = "20-30_N" if index % 3 else "01-10_B"
+        values = {"l1": float(rng.uniform(0, 10)), "psnr": math.inf if index == 4 else float(rng.uniform(15, 30))}
+        if index == 5:
+            values["l1"] = float("nan")
+        stacked = rng.normal(size=(2, 8)) if cell == "20-30_N" else None
+        accumulator.update(cell, values, stacked)
+        fed.setdefault(cell, []).append(values)
+        fed.setdefault("all", []).append(values)
+        if stacked is not None:
+            features.append(stacked)
+    accumulator.update("01-10_B", None)  # a failed pair
+    summary = accumulator.compute()
+    assert [entry["cell"] for entry in summary] == ["01-10_B", "20-30_N", "all"]  # NVIDIA order, then all
+    assert [(e["count"], e["failures"]) for e in summary] == [(4, 1), (6, 0), (10, 1)]
+    for entry in summary:
+        for metric in ("l1", "psnr"):
+            values = np.array([v[metric] for v in fed[entry["cell"]] if math.isfinite(v[metric])])
+            assert entry[f"{metric}_mean"] == float(values.mean()) and entry[f"{metric}_std"] == float(values.std())
+    assert list(summary[0]) == ["cell", "count", "failures", "l1_mean", "l1_std", "psnr_mean", "psnr_std", "fid",
+                                "fid_count"]
+    assert math.isnan(summary[0]["fid"]) and summary[0]["fid_count"] == 0  # no features: no FID
+    data = np.stack(features)
+    expected = frechet_distance(data[:, 0].mean(0), np.cov(data[:, 0], rowvar=False),
+                                data[:, 1].mean(0), np.cov(data[:, 1], rowvar=False))
+    assert summary[1]["fid"] == expected and summary[1]["fid_count"] == 6 and summary[2]["fid_count"] == 6
+    assert accumulator.infinite("20-30_N") == 1 and accumulator.infinite() == 1
+    accumulator.reset()
+    assert accumulator.compute() == []

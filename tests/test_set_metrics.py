@@ -117,3 +117,34 @@ def test_run_with_set_metrics(random_weights: dict[str, Path], tmp_path: Path) -
     with open(tmp_path / "lb.csv", newline="") as handle:
         by_model = {r["model"]: r for r in csv.DictReader(handle)}
     assert by_model["mean-fill"]["fid"] == "" and not math.isnan(float(by_model["opencv-telea"]["fid"]))
+
+
+def test_resumed_run_summarises_lpips_and_fid_like_an_uninterrupted_one(random_weights: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    from benchmark.runner import CallableProvider, RunSettings, prepare, score_run
+    from benchmark.setmetrics import SetMetricOptions, SetMetrics
+
+    masks = make_mask_dataset(tmp_path, cells=("01-10_B", "10-20_N", "30-40_N", "50-60_B"))  # FID only in all
+    prepared = prepare(RunSettings(masks=masks, images=make_images(tmp_path)))
+    metrics = SetMetrics(SetMetricOptions(vgg_weights=str(random_weights["vgg"]),
+                                          lpips_weights=str(random_weights["lpips"]),
+                                          fid_weights=str(random_weights["fid"])))
+    calls = {"n": 0}
+
+    def flaky(pair, image, mask):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return np.clip(image.astype(int) + 40, 0, 255).astype(np.uint8), 0.5
+
+    model = {"name": "brighter", "kind": "python", "spec": "test"}
+    with pytest.raises(KeyboardInterrupt):
+        score_run(prepared, tmp_path / "cut", CallableProvider(flaky), model=model, set_metrics=metrics)
+    assert (tmp_path / "cut" / "fid_features.partial").stat().st_size > 0
+    score_run(prepared, tmp_path / "cut", CallableProvider(flaky), model=model, set_metrics=metrics)
+    calls["n"] = 100
+    score_run(prepared, tmp_path / "whole", CallableProvider(flaky), model=model, set_metrics=metrics)
+    assert (tmp_path / "cut" / "summary.csv").read_bytes() == (tmp_path / "whole" / "summary.csv").read_bytes()
+    with open(tmp_path / "cut" / "summary.csv", newline="") as handle:
+        overall = {r["cell"]: r for r in csv.DictReader(handle)}["all"]
+    assert overall["count"] == "4" and overall["fid_count"] == "4" and float(overall["lpips_mean"]) > 0
