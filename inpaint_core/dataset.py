@@ -38,7 +38,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from .buckets import cell_of, sort_by_cell
-from .files import atomic_write_text, csv_text, sha256_bytes, sha256_file
+from .files import atomic_write_text, csv_text, read_json, sha256_bytes, sha256_file
 
 __all__ = ["DATASET_FORMAT", "MANIFEST_COLUMNS", "MaskRecord", "Dataset", "manifest_text", "write_manifest",
            "write_dataset_json", "read_dataset_json"]
@@ -150,13 +150,8 @@ def write_dataset_json(folder: Path, info: Mapping[str, object]) -> None:
 
 
 def read_dataset_json(folder: str | Path) -> dict[str, object] | None:
-    path = Path(folder) / "dataset.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    """``dataset.json`` of ``folder``, or ``None`` when it is missing or unreadable (an unfinished dataset)."""
+    return read_json(Path(folder) / "dataset.json")
 
 
 class Dataset:

@@ -8,17 +8,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
+    "read_json",
     "sha256_bytes",
     "sha256_file",
     "encode_png",
@@ -57,6 +59,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON content of ``path``, or ``None`` when the file is missing, unreadable or not JSON (a file cut
+    short by a kill counts as missing)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
 
 
 def sha256_bytes(data: bytes) -> str:
