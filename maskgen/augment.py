@@ -13,13 +13,15 @@ pixel inside the 50 px frame.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from inpaint_core.buckets import BIN_EDGES, BORDER_MARGIN, Cell, border_class, ratio_bin
+from inpaint_core.cli import cli_help
 
-__all__ = ["AugmentOptions", "Augmentation", "warp_crop", "dilate", "augment_to_cell", "augment_free"]
+__all__ = ["AugmentOptions", "Augmentation", "AugmentResult", "warp_crop", "dilate", "augment_to_cell",
+           "augment_free"]
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,9 @@ class AugmentOptions:
         min_free_ratio: training masks need more than this hole ratio (they have no upper cap).
     """
 
-    size: int = 512
-    min_dilation: int = 9
-    max_dilation: int = 49
+    size: int = field(default=512, metadata=cli_help("Output mask side."))
+    min_dilation: int = field(default=9, metadata=cli_help("Smallest dilation disk diameter (odd, px)."))
+    max_dilation: int = field(default=49, metadata=cli_help("Largest dilation disk diameter (odd, px)."))
     min_crop: float = 0.3
     max_crop: float = 1.0
     max_rotation: float = 180.0
@@ -73,6 +75,34 @@ class Augmentation:
     center_y: float
     clear_border: bool  # the border_margin frame was cleared (class B)
     attempt: int
+
+    @classmethod
+    def rounded(cls, dilation: int | float, rotation: float, crop_scale: float, center: tuple[float, float],
+                clear_border: bool, attempt: int) -> "Augmentation":
+        """The record of one draw, angles and positions rounded as the manifest keeps them."""
+        return cls(dilation, round(rotation, 4), round(crop_scale, 6), round(center[0], 3), round(center[1], 3),
+                   clear_border, attempt)
+
+
+@dataclass(frozen=True)
+class AugmentResult:
+    """What one augmentation call gave: a mask and how it was made, or the reason it gave none.
+
+    ``reason`` is ``""`` for a mask; otherwise ``"empty"`` (blank raw mask), ``"too-small"``, ``"too-large"``
+    or ``"no-border-contact"`` (the cause of the last failed attempt).
+    """
+
+    mask: np.ndarray | None
+    augmentation: Augmentation | None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.mask is not None
+
+    @classmethod
+    def failed(cls, reason: str) -> "AugmentResult":
+        return cls(None, None, reason)
 
 
 def warp_crop(mask: np.ndarray, *, rotation: float, crop_scale: float, center: tuple[float, float],
@@ -186,8 +216,34 @@ def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng:
 RADIUS_STEPS = 8  # dilation radii are searched in steps of 1/8 px
 
 
+def _dilation_levels(base: np.ndarray, k_max: int, outside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel the dilation level (in 1/RADIUS_STEPS px) that first covers it, capped at ``k_max + 1``
+    (and set to it ``outside`` the allowed area), and the cumulative pixel count per level."""
+    # level k holds the pixels within k / RADIUS_STEPS px of a hole
+    distance = np.minimum(_distance_to_hole(base), (k_max + 1) / RADIUS_STEPS)
+    levels = np.ceil(distance * RADIUS_STEPS).astype(np.int32)
+    if outside is not None:
+        levels[outside] = k_max + 1
+    return levels, np.cumsum(np.bincount(levels.ravel(), minlength=k_max + 2))
+
+
+def _zoom(too_small: bool, crop_scale: float, holes: float, target: float,
+          options: AugmentOptions) -> tuple[float, float] | None:
+    """The crop-scale range of the next attempt after a miss (``holes`` pixels at the dilation limit
+    against ``target``): closer when too small, wider when too large; ``None`` when the crop is at its limit."""
+    if too_small:
+        if crop_scale <= options.min_crop * 1.01:
+            return None
+        wanted = crop_scale * math.sqrt(max(holes, 1) / target)
+        return max(options.min_crop, wanted * 0.85), max(options.min_crop, min(wanted * 1.05, crop_scale))
+    if crop_scale >= options.max_crop * 0.99:
+        return None
+    wanted = crop_scale * math.sqrt(holes / target)
+    return min(options.max_crop, max(wanted * 0.95, crop_scale)), min(options.max_crop, wanted * 1.15)
+
+
 def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
-                    options: AugmentOptions = AugmentOptions()) -> tuple[np.ndarray, Augmentation] | tuple[None, str]:
+                    options: AugmentOptions = AugmentOptions()) -> AugmentResult:
     """An augmented mask of ``raw`` whose hole ratio and border class fall in ``cell``.
 
     Each attempt draws a rotation, crop and placement, computes one distance transform of the cropped
@@ -196,82 +252,66 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     (too few holes) or out (too many) by the factor the histogram says is missing; when the crop is already
     at its limit the raw mask cannot serve this cell and the function gives up early.
 
-    Returns ``(mask, augmentation)`` or ``(None, reason)``, the reason being ``"too-small"``,
+    Returns the mask and its :class:`Augmentation`, or no mask and the reason: ``"empty"``, ``"too-small"``,
     ``"too-large"`` or ``"no-border-contact"`` (the last failure's cause).
     """
     if not raw.any():
-        return None, "empty"
+        return AugmentResult.failed("empty")
     size = options.size
     total = size * size
     holes_yx = np.nonzero(raw)
     # start wide for the small bins (thin, many-part holes like NVIDIA's) and allow closer crops as the bin grows
     span = options.max_crop - options.min_crop
-    low_scale = options.max_crop - span * (cell.bin_index + 1) / (len(BIN_EDGES) - 1)
-    high_scale = options.max_crop
+    scales = (options.max_crop - span * (cell.bin_index + 1) / (len(BIN_EDGES) - 1), options.max_crop)
     k_min = (options.min_dilation - 1) // 2 * RADIUS_STEPS
     k_max = (options.max_dilation - 1) // 2 * RADIUS_STEPS
     want_b = cell.border == "B"
     outside = ~_interior(size, options.border_margin) if want_b else None
     reason = "too-small"
     for attempt in range(options.attempts):
-        rotation, crop_scale = _draw_crop(rng, options, low_scale, high_scale)
-        center_x, center_y = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale,
-                                    touch_border=not want_b)
-        base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=(center_x, center_y), size=size)
+        rotation, crop_scale = _draw_crop(rng, options, *scales)
+        center = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale, touch_border=not want_b)
+        base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=center, size=size)
         if not base.any():
             continue
-        # level k holds the pixels within k / RADIUS_STEPS px of a hole
-        distance = np.minimum(_distance_to_hole(base), (k_max + 1) / RADIUS_STEPS)
-        levels = np.ceil(distance * RADIUS_STEPS).astype(np.int32)
-        if want_b:
-            levels[outside] = k_max + 1
-        cumulative = np.cumsum(np.bincount(levels.ravel(), minlength=k_max + 2))
+        levels, cumulative = _dilation_levels(base, k_max, outside)
         target = rng.uniform(cell.low, cell.high) * total
         lowest, highest = cumulative[k_min], cumulative[k_max]
-        if highest <= cell.low * total:  # too few holes even at the widest dilation: zoom in
-            reason = "too-small"
-            if crop_scale <= options.min_crop * 1.01:
+        # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
+        too_small = highest <= cell.low * total
+        if too_small or lowest > cell.high * total:
+            reason = "too-small" if too_small else "too-large"
+            zoomed = _zoom(too_small, crop_scale, highest if too_small else lowest, target, options)
+            if zoomed is None:
                 break
-            wanted = crop_scale * math.sqrt(max(highest, 1) / target)
-            low_scale, high_scale = max(options.min_crop, wanted * 0.85), max(options.min_crop, min(wanted * 1.05, crop_scale))
+            scales = zoomed
             continue
-        if lowest > cell.high * total:  # too many even at the thinnest: zoom out
-            reason = "too-large"
-            if crop_scale >= options.max_crop * 0.99:
-                break
-            wanted = crop_scale * math.sqrt(lowest / target)
-            low_scale, high_scale = min(options.max_crop, max(wanted * 0.95, crop_scale)), min(options.max_crop, wanted * 1.15)
-            continue
-        level = int(np.searchsorted(cumulative, target))
-        level = min(max(level, k_min), k_max)
+        level = min(max(int(np.searchsorted(cumulative, target)), k_min), k_max)
         mask = levels <= level
-        found = ratio_bin(int(cumulative[level]), total)
-        if found != cell.bin_index:  # the target fell between two levels at a bin edge
+        if ratio_bin(int(cumulative[level]), total) != cell.bin_index:  # the target fell between two levels
             reason = "too-small" if cumulative[level] <= cell.low * total else "too-large"
             continue
         if not want_b and border_class(mask, margin=options.border_margin) != "N":
             reason = "no-border-contact"
             continue
         diameter = round(2 * level / RADIUS_STEPS + 1, 3)
-        return mask, Augmentation(diameter, round(rotation, 4), round(crop_scale, 6), round(center_x, 3),
-                                  round(center_y, 3), want_b, attempt)
-    return None, reason
+        return AugmentResult(mask, Augmentation.rounded(diameter, rotation, crop_scale, center, want_b, attempt))
+    return AugmentResult.failed(reason)
 
 
 def augment_free(raw: np.ndarray, rng: np.random.Generator,
-                 options: AugmentOptions = AugmentOptions()) -> tuple[np.ndarray, Augmentation] | tuple[None, str]:
+                 options: AugmentOptions = AugmentOptions()) -> AugmentResult:
     """A training mask: random rotation, crop and dilation with no ratio cap (ratio > ``min_free_ratio``)."""
     if not raw.any():
-        return None, "empty"
+        return AugmentResult.failed("empty")
     size = options.size
     holes_yx = np.nonzero(raw)
     for attempt in range(options.attempts):
         rotation, crop_scale = _draw_crop(rng, options, options.min_crop, options.max_crop)
-        center_x, center_y = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale, touch_border=False)
-        base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=(center_x, center_y), size=size)
+        center = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale, touch_border=False)
+        base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=center, size=size)
         diameter = int(rng.integers(options.min_dilation // 2, options.max_dilation // 2 + 1)) * 2 + 1
         mask = dilate(base, diameter)
         if np.count_nonzero(mask) > options.min_free_ratio * size * size:
-            return mask, Augmentation(diameter, round(rotation, 4), round(crop_scale, 6), round(center_x, 3),
-                                      round(center_y, 3), False, attempt)
-    return None, "too-small"
+            return AugmentResult(mask, Augmentation.rounded(diameter, rotation, crop_scale, center, False, attempt))
+    return AugmentResult.failed("too-small")

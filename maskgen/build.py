@@ -1,20 +1,25 @@
 """``maskgen build``: clips -> raw occlusion masks -> steered augmentation -> a binned mask dataset.
 
 Work is split into pure, independent units so that the output is byte-identical whatever the number of
-workers and the order they finish in, and so that an interrupted build resumes:
+workers and the order they finish in, and so that an interrupted build resumes. :func:`build_dataset`
+runs five stages in order:
 
-1. **Clips** (:func:`maskgen.extract.extract_clip`), one task each, cached in ``OUT/.maskgen/raw/``
-   under a key of the clip's sha256 and the extraction options.
-2. **Split by clip**: clips are ordered by a seeded hash of their id and given to the test split until it
-   holds ``test_fraction`` of all raw masks; the others form the training split (never split by frame).
-3. **Slots**: output mask ``slot`` of a cell is a pure function of (seed, split, cell, slot) and the raw
-   pool: its generator is ``numpy.random.default_rng([seed, split, cell, slot])``, its first source is
-   the slot's entry in a seeded permutation of the pool (so a cell uses every raw mask once before any
-   twice, and near-duplicates cannot flood it), later sources are drawn from the raw masks larger or
-   smaller than the one that failed. Slots run in chunks; each finished chunk's rows are saved in
-   ``OUT/.maskgen/chunks/``. A cell that came out short gets a further round of exactly as many new slots
-   as it misses, up to ``max_slot_factor`` x its target.
-4. **Writer**: ``manifest.csv``, ``dataset.json``, and pictures, from the saved rows, in slot order.
+1. **Discover** (:func:`_discover`): the clips under ``--video-dir`` and the files that are not clips.
+2. **Extract** (:func:`_extract`, :func:`maskgen.extract.extract_clip`): raw masks per clip, one task each,
+   cached in ``OUT/.maskgen/raw/`` under a key of the clip's files and the extraction options.
+3. **Plan** (:func:`_plan`): split by clip: clips are ordered by a seeded hash of their id and given to the
+   test split until it holds ``test_fraction`` of all raw masks; the others form the training split (never
+   split by frame). The raw masks of each split form its pool; the build key (options, pools, versions)
+   says whether ``OUT`` already holds this dataset, holds another one (``overwrite``) or none.
+4. **Rounds** (:func:`_run_rounds`): output mask ``slot`` of a cell is a pure function of (seed, split,
+   cell, slot) and the raw pool: its generator is ``numpy.random.default_rng([seed, split, cell, slot])``,
+   its first source is the slot's entry in a seeded permutation of the pool (so a cell uses every raw mask
+   once before any twice, and near-duplicates cannot flood it), later sources are drawn from the raw masks
+   larger or smaller than the one that failed. Slots run in chunks (:class:`ChunkWorker`); each finished
+   chunk's rows are saved in ``OUT/.maskgen/chunks/``. A cell that came out short gets a further round of
+   exactly as many new slots as it misses, up to ``max_slot_factor`` x its target.
+5. **Write** (:func:`_write`, :func:`maskgen.writer.finish_dataset`): ``manifest.csv``, pictures, and ``dataset.json``
+   last, from the saved rows, in slot order.
 """
 from __future__ import annotations
 
@@ -27,24 +32,31 @@ import shutil
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .augment import AugmentOptions, Augmentation, augment_free, augment_to_cell
-from inpaint_core.buckets import CELLS, cell_by_name, cell_rank
-from .extract import EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, save_cached
-from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json, write_dataset_json, write_manifest
+from inpaint_core.buckets import CELLS, Cell, cell_by_name, cell_rank
+from inpaint_core.cli import cli_help
+from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
+from inpaint_core.files import atomic_write_text, read_json, sha256_bytes
+from inpaint_core.maskio import write_mask
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
-from inpaint_core.files import atomic_write_text, sha256_bytes
-from inpaint_core.maskio import write_mask
+
+from .augment import AugmentOptions, AugmentResult, augment_free, augment_to_cell
+from .extract import EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, save_cached
+from .writer import finish_dataset
 from .video import Clip, clip_fingerprint, discover_clips
 
-__all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError"]
+if TYPE_CHECKING:  # pragma: no cover
+    from tqdm import tqdm
+
+__all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError", "ChunkWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +66,8 @@ SPLIT_CODES = {"test": 0, "train": 1}
 TRAIN_CELL_CODE = 99
 # a test cell of bin b draws its first source from the raw masks above this quantile of raw hole ratio
 SOURCE_QUANTILE = (0.0, 0.0, 0.2, 0.4, 0.5, 0.6)
+
+CellKey = tuple[str, str]  # (split, cell name); the training split is ("train", "train")
 
 
 class BuildError(ValueError):
@@ -78,11 +92,12 @@ class BuildOptions:
 
     extract: ExtractOptions = field(default_factory=ExtractOptions)
     augment: AugmentOptions = field(default_factory=AugmentOptions)
-    seed: int = 0
-    per_cell: int = 1000
-    train_count: int = 5000
-    test_fraction: float = 0.7
-    test_clips: tuple[str, ...] = ()
+    seed: int = field(default=0, metadata=cli_help("Build seed."))
+    per_cell: int = field(default=1000, metadata=cli_help("Test masks per (bin, border) cell."))
+    train_count: int = field(default=5000, metadata=cli_help("Training masks (other clips, no ratio cap)."))
+    test_fraction: float = field(default=0.7, metadata=cli_help("Share of raw masks whose clips form the test split."))
+    test_clips: tuple[str, ...] = field(default=(), metadata=cli_help(
+        "Comma-separated clip-id patterns forming the test split (overrides --test-fraction)."))
     max_slot_factor: int = 3
     source_tries: int = 4
 
@@ -106,8 +121,104 @@ class BuildResult:
     up_to_date: bool = False
 
 
+def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str],
+                  options: BuildOptions = BuildOptions(), *, workers: int = 1, overwrite: bool = False,
+                  progress: bool = False) -> BuildResult:
+    """Build (or resume) a mask dataset in ``out`` from the clips under ``video_dir``.
+
+    Stages: discover -> extract -> plan -> rounds -> write (see the module doc).
+
+    Raises:
+        BuildError: missing input folder, no usable clip, or ``out`` holds a dataset built with other
+            options (pass ``overwrite=True`` to replace it).
+    """
+    if workers < 1:
+        raise BuildError(f"workers must be >= 1, got {workers}")
+    out = Path(out)
+    inputs = _discover(video_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = _Runner(workers)
+    with _one_opencv_thread():
+        extracted = _extract(inputs, options.extract, out / WORK_DIR / "raw", runner, progress)
+        plan = _plan(extracted, options, out, overwrite)
+        if plan.up_to_date is not None:
+            return BuildResult(out, [], plan.up_to_date, up_to_date=True)
+        rounds = _run_rounds(plan, options, out, runner, progress)
+    return _write(out, options, extracted, plan, rounds)
+
+
 # ----------------------------------------------------------------------------------------------------------
-# phase 1: clips
+# stage 1: discover
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What ``--video-dir`` holds: the clips, and the files that are not clips (with the reason)."""
+
+    video_dir: str
+    clips: list[Clip]
+    skipped: list[dict[str, object]]
+
+
+def _discover(video_dir: str | os.PathLike[str]) -> Inputs:
+    try:
+        clips, skipped = discover_clips(video_dir)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
+    if not clips:
+        reason = f"; {len(skipped)} other files skipped" if skipped else ""
+        raise BuildError(f"no video file or frame folder under {str(video_dir)!r}{reason}")
+    return Inputs(str(video_dir), clips, [s.to_dict() for s in skipped])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# stage 2: extract raw masks per clip, cached
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Every clip's raw masks (or why it gave none), in discovery order, and every input left out."""
+
+    clips: list[ClipMasks]
+    skipped: list[dict[str, object]]
+
+    @property
+    def usable(self) -> list[ClipMasks]:
+        return [clip for clip in self.clips if clip.error is None]
+
+
+def _extract(inputs: Inputs, options: ExtractOptions, raw_dir: Path, runner: "_Runner",
+             progress: bool) -> Extracted:
+    results = _clip_masks(inputs.clips, options, raw_dir, runner, progress)
+    clip_results = [results[clip.clip_id] for clip in inputs.clips]
+    skipped = inputs.skipped + [{"path": r.clip_id, "reason": r.error} for r in clip_results if r.error is not None]
+    for entry in skipped:
+        log.warning("skipped %s: %s", entry["path"], entry["reason"])
+    extracted = Extracted(clip_results, skipped)
+    if not extracted.usable:
+        raise BuildError("no usable clip under " + repr(inputs.video_dir) + ": "
+                         + "; ".join(f"{s['path']}: {s['reason']}" for s in skipped))
+    return extracted
+
+
+def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, runner: "_Runner",
+                progress: bool) -> dict[str, ClipMasks]:
+    """Raw masks by clip id: from the cache in ``raw_dir``, else extracted (longest clips first) and cached."""
+    results: dict[str, ClipMasks] = {}
+    todo: list[tuple[Clip, ExtractOptions, Path]] = []
+    for clip in clips:
+        cache = raw_dir / f"{_clip_cache_key(clip, options)}.npz"
+        cached = load_cached(cache) if cache.is_file() else None
+        if cached is not None:
+            results[clip.clip_id] = cached
+        else:
+            todo.append((clip, options, cache))
+    todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
+    with _bar(len(clips), "clips", "clip", progress, initial=len(clips) - len(todo)) as bar:
+        for result in runner.map(_clip_task, todo, _init_clip_worker, ()):
+            results[result.clip_id] = result
+            bar.update(1)
+    return results
 
 
 def _json_key(payload: object) -> str:
@@ -138,8 +249,17 @@ def _clip_cache_key(clip: Clip, options: ExtractOptions) -> str:
                       "options": options.to_dict()})
 
 
+def _clip_size(clip: Clip) -> int:
+    try:
+        if clip.kind == "frames":
+            return sum(p.stat().st_size for p in clip.path.iterdir() if p.is_file())
+        return clip.path.stat().st_size
+    except OSError:
+        return 0
+
+
 # ----------------------------------------------------------------------------------------------------------
-# phase 3 helpers run in workers: pool state is set once per process
+# stage 3: plan (split, pools, build key, the output folder)
 
 
 @dataclass(frozen=True)
@@ -148,25 +268,96 @@ class PoolEntry:
     raw: RawMask
 
 
-_POOLS: dict[str, list[PoolEntry]] = {}
-_RANK: dict[str, np.ndarray] = {}  # pool indices sorted by raw hole ratio
-_POSITION: dict[str, np.ndarray] = {}  # inverse of _RANK: a pool index's place in that order
-_CONTEXT: dict[str, object] = {}
+@dataclass(frozen=True)
+class Plan:
+    """What the rounds make and where they keep their chunks.
+
+    Attributes:
+        test_ids: the clips of the test split.
+        pools: the raw masks of each split (``"test"``, ``"train"``), clip by clip.
+        targets: masks wanted per (split, cell); a split with an empty pool has none.
+        build_key: hash of the options, the pools and the software versions.
+        chunk_dir: where finished chunks are saved (a folder per build key).
+        up_to_date: ``dataset.json`` when ``out`` already holds this very dataset, else ``None``.
+    """
+
+    test_ids: frozenset[str]
+    pools: dict[str, list[PoolEntry]]
+    targets: dict[CellKey, int]
+    build_key: str
+    chunk_dir: Path
+    up_to_date: dict[str, object] | None = None
 
 
-def _init_worker(pools: dict[str, list[PoolEntry]], context: dict[str, object]) -> None:
-    _init_clip_worker()
-    _POOLS.clear()
-    _POOLS.update(pools)
-    _RANK.clear()
-    _POSITION.clear()
-    for split, pool in pools.items():
-        rank = np.argsort(np.array([entry.raw.hole_ratio for entry in pool]), kind="stable")
-        position = np.empty_like(rank)
-        position[rank] = np.arange(len(rank))
-        _RANK[split], _POSITION[split] = rank, position
-    _CONTEXT.clear()
-    _CONTEXT.update(context)
+def _plan(extracted: Extracted, options: BuildOptions, out: Path, overwrite: bool) -> Plan:
+    test_ids = frozenset(_select_test_clips(extracted.usable, options))
+    pools: dict[str, list[PoolEntry]] = {"test": [], "train": []}
+    for result in extracted.usable:
+        split = "test" if result.clip_id in test_ids else "train"
+        pools[split].extend(PoolEntry(result.clip_id, raw) for raw in result.masks)
+    targets: dict[CellKey, int] = {}
+    if pools["test"]:
+        targets.update({("test", cell.name): options.per_cell for cell in CELLS})
+    if pools["train"]:
+        targets[("train", "train")] = options.train_count
+    build_key = _build_key(options, pools)
+    plan = Plan(test_ids, pools, targets, build_key, out / WORK_DIR / "chunks" / build_key[:16])
+    previous = read_dataset_json(out)
+    if previous is not None and previous.get("build_key") == build_key and (out / "manifest.csv").is_file():
+        return replace(plan, up_to_date=previous)
+    _prepare_output(out, previous, overwrite, plan.chunk_dir)
+    return plan
+
+
+def _select_test_clips(usable: list[ClipMasks], options: BuildOptions) -> set[str]:
+    if options.test_clips:
+        chosen = {c.clip_id for c in usable if any(fnmatch.fnmatch(c.clip_id, p) for p in options.test_clips)}
+        if not chosen:
+            raise BuildError(f"--test-clips {','.join(options.test_clips)} matches no usable clip; usable clips: "
+                             + ", ".join(c.clip_id for c in usable))
+        return chosen
+    if len(usable) == 1:
+        return {usable[0].clip_id} if options.per_cell > 0 or options.train_count == 0 else set()
+    order = sorted(usable, key=lambda c: hashlib.sha256(f"{options.seed}:{c.clip_id}".encode()).hexdigest())
+    total = sum(len(c.masks) for c in usable)
+    chosen: set[str] = set()
+    held = 0
+    for clip in order:
+        if held >= options.test_fraction * total or len(chosen) == len(usable) - 1:
+            break
+        chosen.add(clip.clip_id)
+        held += len(clip.masks)
+    if not chosen and options.test_fraction > 0:
+        chosen.add(order[0].clip_id)
+    return chosen
+
+
+def _build_key(options: BuildOptions, pools: Mapping[str, Sequence[PoolEntry]]) -> str:
+    pool_fingerprint = _json_key({s: [[e.clip, e.raw.frame_a, e.raw.source, sha256_bytes(e.raw.png)]
+                                      for e in pool] for s, pool in pools.items()})
+    return _json_key({"format": DATASET_FORMAT, "options": options.to_dict(), "pool": pool_fingerprint,
+                      "versions": software_versions()})
+
+
+def _prepare_output(out: Path, previous: dict[str, object] | None, overwrite: bool, chunk_dir: Path) -> None:
+    """Refuse (without ``overwrite``) or remove another dataset in ``out``; drop chunks of other build keys."""
+    if previous is not None and not overwrite:
+        raise BuildError(f"{str(out)!r} holds a dataset built from other clips or options; "
+                         "use --overwrite to replace it, or another --out")
+    if previous is not None or overwrite:
+        for name in ("test", "train", "pictures"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("manifest.csv", "dataset.json"):
+            (out / name).unlink(missing_ok=True)
+    if chunk_dir.parent.is_dir():
+        for stale in chunk_dir.parent.iterdir():
+            if stale != chunk_dir:
+                shutil.rmtree(stale, ignore_errors=True)
+    chunk_dir.mkdir(parents=True, exist_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# stage 4: rounds of chunks until each cell is full or out of tries
 
 
 @dataclass(frozen=True)
@@ -177,71 +368,295 @@ class Chunk:
     stop: int
 
     @property
+    def key(self) -> CellKey:
+        return self.split, self.cell
+
+    @property
     def file_name(self) -> str:
         return f"{self.split}_{self.cell}_{self.start:06d}_{self.stop:06d}.json"
 
 
-def _permutation(split: str, cell_code: int, size: int, seed: int) -> np.ndarray:
-    return rng(seed, Stream.SOURCE_ORDER, SPLIT_CODES[split], cell_code).permutation(size)
+@dataclass(frozen=True)
+class ChunkResult:
+    """The masks one chunk made (in slot order) and its failed slots counted by reason (sorted)."""
+
+    chunk: Chunk
+    rows: list[MaskRecord]
+    failures: dict[str, int]
+
+    def save(self, folder: Path) -> None:
+        payload = {"chunk": asdict(self.chunk), "rows": [asdict(row) for row in self.rows], "failures": self.failures}
+        atomic_write_text(folder / self.chunk.file_name, json.dumps(payload))
+
+    @classmethod
+    def load(cls, folder: Path, chunk: Chunk) -> ChunkResult | None:
+        """The result of ``chunk`` saved in ``folder``, or ``None`` when it is missing or unreadable."""
+        saved = read_json(folder / chunk.file_name)
+        if saved is None:
+            return None
+        try:
+            return cls(chunk, [MaskRecord(**row) for row in saved["rows"]], dict(saved["failures"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
-def _mask_path(split: str, cell: str, slot: int) -> str:
-    return f"{split}/{cell}/{slot:06d}.png" if split == "test" else f"train/{slot:06d}.png"
+@dataclass(frozen=True, eq=False)
+class ChunkWorker:
+    """Makes the masks of chunks. Holds everything a chunk needs: built once per build, and handed once to
+    each worker process by the pool's initializer (the pools can be ~10 MB: never pickled per task).
 
+    Attributes:
+        pools: raw masks per split.
+        rank: per split, the pool indices sorted by raw hole ratio.
+        position: per split, the inverse of ``rank`` (a pool index's place in that order).
+    """
 
-def _run_chunk(chunk: Chunk) -> dict[str, object]:
-    """Make the masks of slots [start, stop) of one cell; returns rows and failure reasons."""
-    options: BuildOptions = _CONTEXT["options"]  # type: ignore[assignment]
-    out = Path(str(_CONTEXT["out"]))
-    pool = _POOLS[chunk.split]
-    rank = _RANK[chunk.split]
-    position = _POSITION[chunk.split]
-    cell = None if chunk.cell == "train" else cell_by_name(chunk.cell)
-    cell_code = TRAIN_CELL_CODE if cell is None else cell.index
-    # the larger bins start from the larger raw masks: a thin sliver rarely reaches 50 % holes
-    floor = 0 if cell is None else int(len(rank) * SOURCE_QUANTILE[cell.bin_index])
-    candidates = rank[floor:]
-    permutation = candidates[_permutation(chunk.split, cell_code, len(candidates), options.seed)]
-    rows: list[dict[str, object]] = []
-    failures: Counter[str] = Counter()
-    for slot in range(chunk.start, chunk.stop):
-        generator = rng(options.seed, Stream.SLOT, SPLIT_CODES[chunk.split], cell_code, slot)
-        source_index = int(permutation[slot % len(permutation)])
-        reason = "empty"
-        for _ in range(options.source_tries):
-            raw = pool[source_index].raw.decode()
-            if cell is None:
-                mask, detail = augment_free(raw, generator, options.augment)
+    pools: Mapping[str, Sequence[PoolEntry]]
+    options: BuildOptions
+    out: Path
+    rank: Mapping[str, np.ndarray]
+    position: Mapping[str, np.ndarray]
+
+    @classmethod
+    def create(cls, pools: Mapping[str, Sequence[PoolEntry]], options: BuildOptions, out: Path) -> ChunkWorker:
+        rank: dict[str, np.ndarray] = {}
+        position: dict[str, np.ndarray] = {}
+        for split, pool in pools.items():
+            order = np.argsort(np.array([entry.raw.hole_ratio for entry in pool]), kind="stable")
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(len(order))
+            rank[split], position[split] = order, inverse
+        return cls(pools, options, out, rank, position)
+
+    def run(self, chunk: Chunk) -> ChunkResult:
+        """Make the masks of slots [start, stop) of one cell."""
+        cell = None if chunk.cell == "train" else cell_by_name(chunk.cell)
+        cell_code = TRAIN_CELL_CODE if cell is None else cell.index
+        order = self._source_order(chunk.split, cell, cell_code)
+        rows: list[MaskRecord] = []
+        failures: Counter[str] = Counter()
+        for slot in range(chunk.start, chunk.stop):
+            generator = rng(self.options.seed, Stream.SLOT, SPLIT_CODES[chunk.split], cell_code, slot)
+            entry, result = self._fill_slot(chunk.split, cell, generator, int(order[slot % len(order)]))
+            if result.ok:
+                rows.append(self._record(chunk, slot, entry, result))
             else:
-                mask, detail = augment_to_cell(raw, cell, generator, options.augment)
-            if mask is not None:
-                rows.append(asdict(_record(chunk, slot, pool[source_index], mask, detail, options, out)))
+                failures[result.reason] += 1
+        return ChunkResult(chunk, rows, dict(sorted(failures.items())))
+
+    def _source_order(self, split: str, cell: Cell | None, cell_code: int) -> np.ndarray:
+        """The pool indices in the order a cell's slots take their first source."""
+        rank = self.rank[split]
+        # the larger bins start from the larger raw masks: a thin sliver rarely reaches 50 % holes
+        floor = 0 if cell is None else int(len(rank) * SOURCE_QUANTILE[cell.bin_index])
+        candidates = rank[floor:]
+        seed = self.options.seed
+        return candidates[rng(seed, Stream.SOURCE_ORDER, SPLIT_CODES[split], cell_code).permutation(len(candidates))]
+
+    def _fill_slot(self, split: str, cell: Cell | None, generator: np.random.Generator,
+                   source_index: int) -> tuple[PoolEntry, AugmentResult]:
+        """Up to ``source_tries`` raw masks for one slot: after a miss the next is larger (too small),
+        smaller (too large) or any. Returns the last source tried and its result."""
+        pool, rank, position = self.pools[split], self.rank[split], self.position[split]
+        augment = self.options.augment
+        for _ in range(self.options.source_tries):
+            entry = pool[source_index]
+            raw = entry.raw.decode()
+            result = augment_free(raw, generator, augment) if cell is None else \
+                augment_to_cell(raw, cell, generator, augment)
+            if result.ok:
                 break
-            reason = str(detail)
             here = int(position[source_index])
-            if reason == "too-small" and here + 1 < len(rank):
+            if result.reason == "too-small" and here + 1 < len(rank):
                 source_index = int(rank[generator.integers(here + 1, len(rank))])
-            elif reason == "too-large" and here > 0:
+            elif result.reason == "too-large" and here > 0:
                 source_index = int(rank[generator.integers(0, here)])
             else:
                 source_index = int(generator.integers(len(pool)))
+        return entry, result
+
+    def _record(self, chunk: Chunk, slot: int, entry: PoolEntry, result: AugmentResult) -> MaskRecord:
+        relative = f"test/{chunk.cell}/{slot:06d}.png" if chunk.split == "test" else f"train/{slot:06d}.png"
+        data = write_mask(self.out / relative, result.mask)
+        raw = entry.raw
+        return MaskRecord.of_mask(relative, chunk.split, result.mask, data, clip=entry.clip, frame_a=raw.frame_a,
+                                  frame_b=raw.frame_b, source=raw.source, flow=self.options.extract.flow,
+                                  **asdict(result.augmentation), seed=self.options.seed, slot=slot)
+
+
+_WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the pool initializer
+
+
+def _install_chunk_worker(worker: ChunkWorker | None) -> None:
+    """Pool initializer: one OpenCV thread, and ``worker`` for the chunk tasks of this process."""
+    global _WORKER
+    if worker is not None:
+        _init_clip_worker()
+    _WORKER = worker
+
+
+def _run_chunk(chunk: Chunk) -> ChunkResult:
+    """Pool task: one chunk, made by the worker the initializer installed in this process."""
+    if _WORKER is None:
+        raise RuntimeError("no chunk worker in this process (the pool initializer installs it)")
+    return _WORKER.run(chunk)
+
+
+@dataclass
+class CellState:
+    """How far one (split, cell) got: its target, the next slot to try, the masks made so far."""
+
+    target: int
+    next_slot: int = 0
+    made: int = 0
+    exhausted: bool = False
+
+
+@dataclass
+class Rounds:
+    """What the rounds did: each cell's state, and every chunk's result (saved or new)."""
+
+    cells: dict[CellKey, CellState]
+    chunks: dict[Chunk, ChunkResult] = field(default_factory=dict)
+
+
+def _run_rounds(plan: Plan, options: BuildOptions, out: Path, runner: "_Runner", progress: bool) -> Rounds:
+    rounds = Rounds({key: CellState(target, exhausted=target == 0) for key, target in plan.targets.items()})
+    worker = ChunkWorker.create(plan.pools, options, out)
+    try:
+        with _bar(sum(plan.targets.values()), "masks", "mask", progress) as bar:
+            while True:
+                chunks = _next_round(rounds.cells, options.max_slot_factor)
+                if not chunks:
+                    break
+                _run_round(chunks, plan.chunk_dir, runner, worker, rounds.chunks, bar)
+                for key, state in rounds.cells.items():
+                    before = state.made
+                    state.made = min(state.target, sum(len(r.rows) for c, r in rounds.chunks.items() if c.key == key))
+                    if state.made >= state.target or state.made == before \
+                            or state.next_slot >= state.target * options.max_slot_factor:
+                        state.exhausted = True
+    finally:
+        _install_chunk_worker(None)  # in-process runs installed it here: let the pools go
+    return rounds
+
+
+def _next_round(cells: Mapping[CellKey, CellState], max_slot_factor: int) -> list[Chunk]:
+    """The chunks of the next round (none when every cell is done), advancing each cell's next slot."""
+    chunks: list[Chunk] = []
+    for (split, cell), state in cells.items():
+        if state.exhausted:
+            continue
+        # a later round tries at least a chunk's worth of slots (not just the few missing), so that
+        # one unlucky slot does not end the cell; surplus masks are dropped when writing, by slot order
+        deficit = state.target - state.made
+        start = state.next_slot
+        size = deficit if start == 0 else max(deficit, min(CHUNK_SIZE, state.target))
+        stop = min(start + size, state.target * max_slot_factor)
+        for first in range(start, stop, CHUNK_SIZE):
+            chunks.append(Chunk(split, cell, first, min(first + CHUNK_SIZE, stop)))
+        state.next_slot = stop
+    return chunks
+
+
+def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: "_Runner", worker: ChunkWorker,
+               results: dict[Chunk, ChunkResult], bar: "tqdm") -> None:
+    """Add the results of ``chunks`` to ``results``: saved ones from ``chunk_dir``, the others made and saved."""
+    todo = []
+    for chunk in chunks:
+        saved = ChunkResult.load(chunk_dir, chunk)
+        if saved is not None:
+            results[chunk] = saved
+            bar.update(len(saved.rows))
         else:
-            failures[reason] += 1
-    return {"chunk": asdict(chunk), "rows": rows, "failures": dict(sorted(failures.items()))}
-
-
-def _record(chunk: Chunk, slot: int, entry: PoolEntry, mask: np.ndarray, augmentation: Augmentation,
-            options: BuildOptions, out: Path) -> MaskRecord:
-    relative = _mask_path(chunk.split, chunk.cell, slot)
-    data = write_mask(out / relative, mask)
-    raw = entry.raw
-    return MaskRecord.of_mask(relative, chunk.split, mask, data, clip=entry.clip, frame_a=raw.frame_a,
-                              frame_b=raw.frame_b, source=raw.source, flow=options.extract.flow, **asdict(augmentation),
-                              seed=options.seed, slot=slot)
+            todo.append(chunk)
+    for result in runner.map(_run_chunk, todo, _install_chunk_worker, (worker,)):
+        result.save(chunk_dir)
+        results[result.chunk] = result
+        bar.update(len(result.rows))
 
 
 # ----------------------------------------------------------------------------------------------------------
-# orchestration
+# stage 5: write
+
+
+def _write(out: Path, options: BuildOptions, extracted: Extracted, plan: Plan, rounds: Rounds) -> BuildResult:
+    rows = _kept_rows(out, plan.targets, rounds.chunks)
+    info = finish_dataset(out, rows, lambda fingerprint: _build_info(fingerprint, options, extracted, plan, rounds))
+    shutil.rmtree(out / WORK_DIR / "chunks", ignore_errors=True)
+    return BuildResult(out, rows, info)
+
+
+def _kept_rows(out: Path, targets: Mapping[CellKey, int], chunks: Mapping[Chunk, ChunkResult]) -> list[MaskRecord]:
+    """The rows in (split, cell, slot) order, at most each cell's target; a last round's surplus files go."""
+    ordered = sorted(chunks.items(), key=lambda item: (SPLIT_CODES[item[0].split], cell_rank(item[0].cell),
+                                                       item[0].start))
+    rows: list[MaskRecord] = []
+    kept: Counter[CellKey] = Counter()
+    for chunk, result in ordered:
+        for row in result.rows:
+            if kept[chunk.key] < targets[chunk.key]:
+                rows.append(row)
+                kept[chunk.key] += 1
+            else:
+                (out / row.path).unlink(missing_ok=True)
+    return rows
+
+
+def _build_info(fingerprint: str, options: BuildOptions, extracted: Extracted, plan: Plan,
+                rounds: Rounds) -> dict[str, object]:
+    made = {key: state.made for key, state in rounds.cells.items()}
+    counts_test = {cell.name: made.get(("test", cell.name), 0) for cell in CELLS}
+    return {
+        "format": DATASET_FORMAT,
+        "build_key": plan.build_key,
+        "fingerprint": fingerprint,
+        "versions": software_versions(),
+        "options": options.to_dict(),
+        "counts": {"test": counts_test, "test_total": sum(counts_test.values()),
+                   "train": made.get(("train", "train"), 0)},
+        "targets": {"per_cell": options.per_cell, "train": options.train_count},
+        "shortfalls": _shortfalls(options, plan, rounds),
+        "clips": [dict(r.summary(), split=("test" if r.clip_id in plan.test_ids else "train") if r.error is None
+                       else "skipped") for r in extracted.clips],
+        "skipped": extracted.skipped,
+    }
+
+
+def _shortfalls(options: BuildOptions, plan: Plan, rounds: Rounds) -> list[dict[str, object]]:
+    failures: dict[CellKey, Counter[str]] = {key: Counter() for key in plan.targets}
+    for chunk, result in rounds.chunks.items():
+        failures[chunk.key].update(result.failures)
+    shortfalls = [_shortfall(key, state.target, state.made, failures[key], state.next_slot, len(plan.pools[key[0]]))
+                  for key, state in rounds.cells.items() if state.made < state.target]
+    if options.per_cell and not plan.pools["test"]:
+        shortfalls.insert(0, {"split": "test", "cell": "all", "target": options.per_cell, "made": 0,
+                              "reason": "no clip was given to the test split"})
+    if options.train_count and not plan.pools["train"]:
+        shortfalls.append({"split": "train", "cell": "train", "target": options.train_count, "made": 0,
+                           "reason": "no clip left for the training split (it needs clips other than the "
+                                     "test split's; add clips or lower --test-fraction)"})
+    return shortfalls
+
+
+def _shortfall(key: CellKey, target: int, made: int, failures: Counter[str], tried: int,
+               pool_size: int) -> dict[str, object]:
+    explanations = {
+        "too-small": "the raw masks are too thin or sparse: even the widest dilation at the closest crop "
+                     "stays below the bin (add clips with larger moving objects, a larger --step, or a larger "
+                     "--max-dilation)",
+        "too-large": "the raw masks cover too much: even the thinnest dilation at the widest crop exceeds the bin",
+        "no-border-contact": "no hole could be placed within 50 px of the edge",
+        "empty": "empty raw masks",
+    }
+    main = failures.most_common(1)[0][0] if failures else "too-small"
+    return {"split": key[0], "cell": key[1], "target": target, "made": made, "slots_tried": tried,
+            "raw_masks": pool_size, "failures": dict(failures),
+            "reason": f"{target - made} short after {tried} slots: {explanations.get(main, main)}"}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# running tasks
 
 
 class _Runner:
@@ -283,254 +698,28 @@ class _Runner:
 
 
 def _init_clip_worker() -> None:
-    """One OpenCV thread per worker process (see ``build_dataset``)."""
+    """One OpenCV thread per worker process (see :func:`_one_opencv_thread`)."""
     import cv2
 
     cv2.setNumThreads(1)
 
 
-def _select_test_clips(usable: list[ClipMasks], options: BuildOptions) -> set[str]:
-    if options.test_clips:
-        chosen = {c.clip_id for c in usable if any(fnmatch.fnmatch(c.clip_id, p) for p in options.test_clips)}
-        if not chosen:
-            raise BuildError(f"--test-clips {','.join(options.test_clips)} matches no usable clip; usable clips: "
-                             + ", ".join(c.clip_id for c in usable))
-        return chosen
-    if len(usable) == 1:
-        return {usable[0].clip_id} if options.per_cell > 0 or options.train_count == 0 else set()
-    order = sorted(usable, key=lambda c: hashlib.sha256(f"{options.seed}:{c.clip_id}".encode()).hexdigest())
-    total = sum(len(c.masks) for c in usable)
-    chosen: set[str] = set()
-    held = 0
-    for clip in order:
-        if held >= options.test_fraction * total or len(chosen) == len(usable) - 1:
-            break
-        chosen.add(clip.clip_id)
-        held += len(clip.masks)
-    if not chosen and options.test_fraction > 0:
-        chosen.add(order[0].clip_id)
-    return chosen
-
-
-def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str],
-                  options: BuildOptions = BuildOptions(), *, workers: int = 1, overwrite: bool = False,
-                  progress: bool = False) -> BuildResult:
-    """Build (or resume) a mask dataset in ``out`` from the clips under ``video_dir``.
-
-    Raises:
-        BuildError: missing input folder, no usable clip, or ``out`` holds a dataset built with other
-            options (pass ``overwrite=True`` to replace it).
-    """
-    from tqdm import tqdm
-
-    if workers < 1:
-        raise BuildError(f"workers must be >= 1, got {workers}")
-    out = Path(out)
-    try:
-        clips, skipped = discover_clips(video_dir)
-    except ValueError as exc:
-        raise BuildError(str(exc)) from None
-    if not clips:
-        reason = f"; {len(skipped)} other files skipped" if skipped else ""
-        raise BuildError(f"no video file or frame folder under {str(video_dir)!r}{reason}")
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / WORK_DIR
-    # one OpenCV thread per process, in-process too: some OpenCV float kernels (the precise distance
-    # transform, ...) change their last bits with the thread count, which would tie the bytes to --workers
+@contextmanager
+def _one_opencv_thread() -> Iterator[None]:
+    """One OpenCV thread in this process too while the build runs: some OpenCV float kernels (the precise
+    distance transform, ...) change their last bits with the thread count, which would tie the bytes to
+    --workers. The previous count is restored afterwards."""
     import cv2
 
-    saved_threads = cv2.getNumThreads()
-    runner = _Runner(workers)
-
-    # phase 1: raw masks per clip, cached
-    keys = {clip.clip_id: _clip_cache_key(clip, options.extract) for clip in clips}
-    raw_dir = work / "raw"
-    results: dict[str, ClipMasks] = {}
-    todo: list[tuple[Clip, ExtractOptions, Path]] = []
-    for clip in clips:
-        cache = raw_dir / f"{keys[clip.clip_id]}.npz"
-        cached = load_cached(cache) if cache.is_file() else None
-        if cached is not None:
-            results[clip.clip_id] = cached
-        else:
-            todo.append((clip, options.extract, cache))
-    todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
-    bar = tqdm(total=len(clips), initial=len(clips) - len(todo), desc="clips", unit="clip", disable=not progress,
-               file=sys.stderr)
-    for result in runner.map(_clip_task, todo, _init_clip_worker, ()):
-        results[result.clip_id] = result
-        bar.update(1)
-    bar.close()
-
-    clip_results = [results[clip.clip_id] for clip in clips]
-    usable = [r for r in clip_results if r.error is None]
-    skipped_all = [s.to_dict() for s in skipped] + [{"path": r.clip_id, "reason": r.error}
-                                                    for r in clip_results if r.error is not None]
-    for entry in skipped_all:
-        log.warning("skipped %s: %s", entry["path"], entry["reason"])
-    if not usable:
-        raise BuildError("no usable clip under " + repr(str(video_dir)) + ": "
-                         + "; ".join(f"{s['path']}: {s['reason']}" for s in skipped_all))
-
-    test_ids = _select_test_clips(usable, options)
-    pools: dict[str, list[PoolEntry]] = {"test": [], "train": []}
-    for result in usable:
-        split = "test" if result.clip_id in test_ids else "train"
-        pools[split].extend(PoolEntry(result.clip_id, raw) for raw in result.masks)
-
-    pool_fingerprint = _json_key({s: [[e.clip, e.raw.frame_a, e.raw.source, sha256_bytes(e.raw.png)]
-                                      for e in pool] for s, pool in pools.items()})
-    build_key = _json_key({"format": DATASET_FORMAT, "options": options.to_dict(), "pool": pool_fingerprint,
-                           "versions": software_versions()})
-    previous = read_dataset_json(out)
-    if previous is not None:
-        if previous.get("build_key") == build_key and (out / "manifest.csv").is_file():
-            return BuildResult(out, [], previous, up_to_date=True)
-        if not overwrite:
-            raise BuildError(f"{str(out)!r} holds a dataset built from other clips or options; "
-                             "use --overwrite to replace it, or another --out")
-    if previous is not None or overwrite:
-        for name in ("test", "train", "pictures"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("manifest.csv", "dataset.json"):
-            (out / name).unlink(missing_ok=True)
-    chunk_dir = work / "chunks" / build_key[:16]
-    if (work / "chunks").is_dir():
-        for stale in (work / "chunks").iterdir():
-            if stale != chunk_dir:
-                shutil.rmtree(stale, ignore_errors=True)
-    chunk_dir.mkdir(parents=True, exist_ok=True)
-
-    # phase 2: slots, in rounds until each cell is full or out of tries
-    targets: dict[tuple[str, str], int] = {}
-    if pools["test"]:
-        targets.update({("test", cell.name): options.per_cell for cell in CELLS})
-    if pools["train"]:
-        targets[("train", "train")] = options.train_count
-    context = {"options": options, "out": str(out)}
-    chunk_results: dict[Chunk, dict[str, object]] = {}
-    next_slot = {key: 0 for key in targets}
-    made = {key: 0 for key in targets}
-    exhausted: dict[tuple[str, str], bool] = {key: target == 0 for key, target in targets.items()}
-    total_target = sum(targets.values())
-    bar = tqdm(total=total_target, desc="masks", unit="mask", disable=not progress, file=sys.stderr)
-    while True:
-        round_chunks: list[Chunk] = []
-        for key, target in targets.items():
-            if exhausted[key]:
-                continue
-            # a later round tries at least a chunk's worth of slots (not just the few missing), so that
-            # one unlucky slot does not end the cell; surplus masks are dropped below, by slot order
-            deficit = target - made[key]
-            start = next_slot[key]
-            size = deficit if start == 0 else max(deficit, min(CHUNK_SIZE, target))
-            stop = min(start + size, target * options.max_slot_factor)
-            for first in range(start, stop, CHUNK_SIZE):
-                round_chunks.append(Chunk(key[0], key[1], first, min(first + CHUNK_SIZE, stop)))
-            next_slot[key] = stop
-        if not round_chunks:
-            break
-        todo_chunks = []
-        for chunk in round_chunks:
-            saved = _load_chunk(chunk_dir / chunk.file_name)
-            if saved is not None:
-                chunk_results[chunk] = saved
-                bar.update(len(saved["rows"]))  # type: ignore[arg-type]
-            else:
-                todo_chunks.append(chunk)
-        for result in runner.map(_run_chunk, todo_chunks, _init_worker, (pools, context)):
-            chunk = Chunk(**result["chunk"])  # type: ignore[arg-type]
-            atomic_write_text(chunk_dir / chunk.file_name, json.dumps(result))
-            chunk_results[chunk] = result
-            bar.update(len(result["rows"]))  # type: ignore[arg-type]
-        before = dict(made)
-        for key in targets:
-            made[key] = min(targets[key], sum(len(r["rows"]) for c, r in chunk_results.items()  # type: ignore[arg-type]
-                                              if (c.split, c.cell) == key))
-            if made[key] >= targets[key] or made[key] == before[key] \
-                    or next_slot[key] >= targets[key] * options.max_slot_factor:
-                exhausted[key] = True
-    bar.close()
-    cv2.setNumThreads(saved_threads)
-
-    # phase 3: manifest, dataset.json, pictures
-    ordered = sorted(chunk_results.items(), key=lambda item: (SPLIT_CODES[item[0].split],
-                                                              cell_rank(item[0].cell), item[0].start))
-    rows: list[MaskRecord] = []
-    kept: Counter[tuple[str, str]] = Counter()
-    for chunk, result in ordered:
-        key = (chunk.split, chunk.cell)
-        for row in result["rows"]:  # type: ignore[union-attr]
-            if kept[key] < targets[key]:
-                rows.append(MaskRecord(**row))
-                kept[key] += 1
-            else:  # surplus of a last round
-                (out / str(row["path"])).unlink(missing_ok=True)
-    fingerprint = write_manifest(out, rows)
-    failures: dict[tuple[str, str], Counter[str]] = {key: Counter() for key in targets}
-    for chunk, result in chunk_results.items():
-        failures[(chunk.split, chunk.cell)].update(result["failures"])  # type: ignore[arg-type]
-    counts_test = {cell.name: made.get(("test", cell.name), 0) for cell in CELLS}
-    shortfalls = [_shortfall(key, targets[key], made[key], failures[key], next_slot[key], len(pools[key[0]]))
-                  for key in targets if made[key] < targets[key]]
-    if options.per_cell and not pools["test"]:
-        shortfalls.insert(0, {"split": "test", "cell": "all", "target": options.per_cell, "made": 0,
-                              "reason": "no clip was given to the test split"})
-    if options.train_count and not pools["train"]:
-        shortfalls.append({"split": "train", "cell": "train", "target": options.train_count, "made": 0,
-                           "reason": "no clip left for the training split (it needs clips other than the "
-                                     "test split's; add clips or lower --test-fraction)"})
-    info: dict[str, object] = {
-        "format": DATASET_FORMAT,
-        "build_key": build_key,
-        "fingerprint": fingerprint,
-        "versions": software_versions(),
-        "options": options.to_dict(),
-        "counts": {"test": counts_test, "test_total": sum(counts_test.values()),
-                   "train": made.get(("train", "train"), 0)},
-        "targets": {"per_cell": options.per_cell, "train": options.train_count},
-        "shortfalls": shortfalls,
-        "clips": [dict(r.summary(), split=("test" if r.clip_id in test_ids else "train") if r.error is None
-                       else "skipped") for r in clip_results],
-        "skipped": skipped_all,
-    }
-    from .pictures import write_pictures
-
-    write_pictures(out, rows)
-    write_dataset_json(out, info)
-    shutil.rmtree(work / "chunks", ignore_errors=True)
-    return BuildResult(out, rows, info)
-
-
-def _shortfall(key: tuple[str, str], target: int, made: int, failures: Counter[str], tried: int,
-               pool_size: int) -> dict[str, object]:
-    explanations = {
-        "too-small": "the raw masks are too thin or sparse: even the widest dilation at the closest crop "
-                     "stays below the bin (add clips with larger moving objects, a larger --step, or a larger "
-                     "--max-dilation)",
-        "too-large": "the raw masks cover too much: even the thinnest dilation at the widest crop exceeds the bin",
-        "no-border-contact": "no hole could be placed within 50 px of the edge",
-        "empty": "empty raw masks",
-    }
-    main = failures.most_common(1)[0][0] if failures else "too-small"
-    return {"split": key[0], "cell": key[1], "target": target, "made": made, "slots_tried": tried,
-            "raw_masks": pool_size, "failures": dict(failures),
-            "reason": f"{target - made} short after {tried} slots: {explanations.get(main, main)}"}
-
-
-def _load_chunk(path: Path) -> dict[str, object] | None:
-    if not path.is_file():
-        return None
+    saved = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+        yield
+    finally:
+        cv2.setNumThreads(saved)
 
 
-def _clip_size(clip: Clip) -> int:
-    try:
-        if clip.kind == "frames":
-            return sum(p.stat().st_size for p in clip.path.iterdir() if p.is_file())
-        return clip.path.stat().st_size
-    except OSError:
-        return 0
+def _bar(total: int, desc: str, unit: str, progress: bool, *, initial: int = 0) -> "tqdm":
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not progress, file=sys.stderr)

@@ -4,12 +4,20 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import click
 
-from inpaint_core.cli import OneLineErrors
+from inpaint_core.cli import OneLineErrors, dataclass_options, options_from
+
+from .augment import AugmentOptions
+from .build import BuildOptions
+from .extract import ExtractOptions
+from .occlusion import OcclusionOptions
 
 __all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(cls=OneLineErrors)
@@ -19,66 +27,57 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
 
 
-def _split_patterns(value: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in value.split(",") if p.strip())
+# BuildOptions' own options, around --workers as --help has always listed them
+_seed_option = dataclass_options(BuildOptions, exclude=("per_cell", "train_count", "test_fraction", "test_clips"))
+_split_options = dataclass_options(BuildOptions, exclude=("seed",))
+
+
+def _build_options(function: F) -> F:
+    """The build's options in their --help order: --video-dir, --out, --seed, --workers, the split
+    (--per-cell ... --test-clips), extraction (--flow ... --max-pairs), augmentation (--size ...), occlusion
+    cues, --overwrite, --quiet. Those of an options dataclass come from its fields (default and help)."""
+    decorators = [
+        click.option("--video-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Folder searched recursively for videos and frame folders."),
+        click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder."),
+        _seed_option,
+        click.option("--workers", default=1, show_default=True, help="Processes (the output does not depend on it)."),
+        _split_options,
+        dataclass_options(ExtractOptions),
+        dataclass_options(AugmentOptions),
+        dataclass_options(OcclusionOptions),
+        click.option("--overwrite", is_flag=True, help="Replace a dataset built with other options in --out."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for decorate in reversed(decorators):
+        function = decorate(function)
+    return function
 
 
 @main.command()
-@click.option("--video-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder searched recursively for videos and frame folders.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder.")
-@click.option("--seed", default=0, show_default=True, help="Build seed.")
-@click.option("--workers", default=1, show_default=True, help="Processes (the output does not depend on it).")
-@click.option("--per-cell", default=1000, show_default=True, help="Test masks per (bin, border) cell.")
-@click.option("--train-count", default=5000, show_default=True, help="Training masks (other clips, no ratio cap).")
-@click.option("--test-fraction", default=0.7, show_default=True, help="Share of raw masks whose clips form the test split.")
-@click.option("--test-clips", default="", help="Comma-separated clip-id patterns forming the test split (overrides --test-fraction).")
-@click.option("--flow", default="dis", show_default=True, help="Flow method: a name from 'maskgen flows' or module:factory.")
-@click.option("--work-size", default=1024, show_default=True, help="Longer frame side for flow (never upscaled).")
-@click.option("--step", default=1, show_default=True, help="Frame gap k of a pair (t, t+k).")
-@click.option("--stride", default=4, show_default=True, help="Frames between the starts of consecutive pairs.")
-@click.option("--max-pairs", default=0, show_default=True, help="At most this many pairs per clip (0 = all).")
-@click.option("--size", default=512, show_default=True, help="Output mask side.")
-@click.option("--min-dilation", default=9, show_default=True, help="Smallest dilation disk diameter (odd, px).")
-@click.option("--max-dilation", default=49, show_default=True, help="Largest dilation disk diameter (odd, px).")
-@click.option("--motion-boundaries/--no-motion-boundaries", default=False, show_default=True,
-              help="Mark motion boundaries (Sundaram et al.).")
-@click.option("--out-of-frame/--no-out-of-frame", default=False, show_default=True,
-              help="Mark pixels that leave the frame.")
-@click.option("--range-map/--no-range-map", default=True, show_default=True, help="Range-map occlusion cue.")
-@click.option("--photometric/--no-photometric", default=True, show_default=True, help="Photometric occlusion cue.")
-@click.option("--overwrite", is_flag=True, help="Replace a dataset built with other options in --out.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(video_dir: Path, out: Path, seed: int, workers: int, per_cell: int, train_count: int,
-          test_fraction: float, test_clips: str, flow: str, work_size: int, step: int, stride: int,
-          max_pairs: int, size: int, min_dilation: int, max_dilation: int, motion_boundaries: bool,
-          out_of_frame: bool, range_map: bool, photometric: bool, overwrite: bool, quiet: bool) -> None:
+@_build_options
+def build(video_dir: Path, out: Path, workers: int, overwrite: bool, quiet: bool, **params: Any) -> None:
     """Build a binned mask dataset from the clips under --video-dir."""
     import time
 
-    from .augment import AugmentOptions
-    from .build import BuildOptions, build_dataset
-    from .extract import ExtractOptions
+    from .build import build_dataset
     from .flow import create_flow
-    from .occlusion import OcclusionOptions
 
-    create_flow(flow)  # fail fast on an unknown or broken flow method
-    options = BuildOptions(
-        extract=ExtractOptions(flow=flow, work_size=work_size, step=step, stride=stride, max_pairs=max_pairs,
-                               occlusion=OcclusionOptions(motion_boundaries=motion_boundaries,
-                                                          out_of_frame=out_of_frame, range_map=range_map,
-                                                          photometric=photometric)),
-        augment=AugmentOptions(size=size, min_dilation=min_dilation, max_dilation=max_dilation),
-        seed=seed, per_cell=per_cell, train_count=train_count, test_fraction=test_fraction,
-        test_clips=_split_patterns(test_clips),
+    create_flow(params["flow"])  # fail fast on an unknown or broken flow method
+    options = options_from(
+        BuildOptions, params,
+        extract=options_from(ExtractOptions, params, occlusion=options_from(OcclusionOptions, params)),
+        augment=options_from(AugmentOptions, params),
     )
     started = time.perf_counter()
     result = build_dataset(video_dir, out, options, workers=workers, overwrite=overwrite, progress=not quiet)
-    info = result.info
     if result.up_to_date:
         click.echo(f"{out}: up to date (same clips and options); nothing to do")
         return
-    elapsed = time.perf_counter() - started
+    _report_build(out, result.info, time.perf_counter() - started)
+
+
+def _report_build(out: Path, info: dict[str, Any], elapsed: float) -> None:
     counts = info["counts"]
     clips = info["clips"]
     click.echo(f"built {out} in {elapsed:.0f} s: {counts['test_total']} test masks, {counts['train']} training masks")

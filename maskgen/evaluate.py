@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from inpaint_core.conventions import binarize
+
 from .extract import ExtractOptions
 from .flow import create_flow, forward_backward
 from .occlusion import occlusion_and_disocclusion
@@ -61,13 +63,8 @@ def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) 
     """
     import cv2
 
-    frames = []
-    for path in (case.image_a, case.image_b):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read {path}")
-        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-    truth = cv2.imread(str(case.occlusion), cv2.IMREAD_GRAYSCALE) >= 128
+    frames = [cv2.cvtColor(_imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for path in (case.image_a, case.image_b)]
+    truth = binarize(_imread(case.occlusion, cv2.IMREAD_GRAYSCALE))  # Sintel's truth: white = occluded
     height, width = truth.shape
     work = working_shape(height, width, options.work_size)
     frames = [resize_frame(frame, work) for frame in frames]
@@ -77,3 +74,12 @@ def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) 
     if occluded.shape != truth.shape:
         occluded = cv2.resize(occluded.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
     return f1_iou(occluded, truth)
+
+
+def _imread(path: Path, flags: int) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise ValueError(f"cannot read {path}")
+    return image

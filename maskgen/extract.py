@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .flow import create_flow, forward_backward
+from inpaint_core.cli import cli_help
 from inpaint_core.files import atomic_write_bytes
 from inpaint_core.maskio import encode_mask_png
 from .occlusion import OcclusionOptions, occlusion_and_disocclusion
@@ -41,11 +42,11 @@ class ExtractOptions:
             disocclusion) of the clip reaches this value is a near-duplicate and is dropped.
     """
 
-    flow: str = "dis"
-    work_size: int = 1024
-    step: int = 1
-    stride: int = 4
-    max_pairs: int = 0
+    flow: str = field(default="dis", metadata=cli_help("Flow method: a name from 'maskgen flows' or module:factory."))
+    work_size: int = field(default=1024, metadata=cli_help("Longer frame side for flow (never upscaled)."))
+    step: int = field(default=1, metadata=cli_help("Frame gap k of a pair (t, t+k)."))
+    stride: int = field(default=4, metadata=cli_help("Frames between the starts of consecutive pairs."))
+    max_pairs: int = field(default=0, metadata=cli_help("At most this many pairs per clip (0 = all)."))
     occlusion: OcclusionOptions = field(default_factory=OcclusionOptions)
     min_ratio: float = 0.002
     max_ratio: float = 0.7

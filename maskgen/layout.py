@@ -9,6 +9,7 @@ import logging
 import re
 import shutil
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -16,9 +17,11 @@ import numpy as np
 
 from inpaint_core.buckets import CELLS, Cell, cell_of, cell_rank
 from inpaint_core.conventions import binarize, white_fraction
-from inpaint_core.dataset import DATASET_FORMAT, Dataset, MaskRecord, write_dataset_json, write_manifest
+from inpaint_core.dataset import DATASET_FORMAT, Dataset, MaskRecord
 from inpaint_core.files import atomic_write_bytes, natural_key, sha256_bytes, sha256_file
 from inpaint_core.maskio import list_mask_files, read_mask_values, write_mask
+
+from .writer import finish_dataset
 
 __all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "LayoutError"]
 
@@ -54,17 +57,7 @@ def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None 
     by_cell: dict[str, list[MaskRecord]] = {cell.name: [] for cell in CELLS}
     for record in Dataset(dataset).records("test", binned=True):
         by_cell[record.cell].append(record)
-    sizes = {name: len(items) for name, items in by_cell.items()}
-    if per_cell is None:
-        per_cell = min(sizes.values())
-        if per_cell != max(sizes.values()):
-            raise LayoutError("cells differ in size (" + ", ".join(f"{k}: {v}" for k, v in sizes.items())
-                              + f"); NVIDIA's layout needs equal blocks: pass --per-cell {per_cell} or less")
-    if per_cell <= 0:
-        raise LayoutError("the dataset has an empty test cell: " + ", ".join(k for k, v in sizes.items() if not v))
-    short = {k: v for k, v in sizes.items() if v < per_cell}
-    if short:
-        raise LayoutError(f"cells with fewer than {per_cell} masks: " + ", ".join(f"{k}: {v}" for k, v in short.items()))
+    per_cell = _block_size(by_cell, per_cell)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise LayoutError(f"{str(out)!r} is not empty; use --overwrite or another folder")
@@ -85,6 +78,23 @@ def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None 
     return {"files": 12 * per_cell, "block_size": per_cell}
 
 
+def _block_size(by_cell: dict[str, list[MaskRecord]], per_cell: int | None) -> int:
+    """``per_cell``, or the common size of the cells; LayoutError when a cell cannot fill its block."""
+    sizes = {name: len(items) for name, items in by_cell.items()}
+    if per_cell is None:
+        per_cell = min(sizes.values())
+        if per_cell != max(sizes.values()):
+            raise LayoutError("cells differ in size (" + ", ".join(f"{k}: {v}" for k, v in sizes.items())
+                              + f"); NVIDIA's layout needs equal blocks: pass --per-cell {per_cell} or less")
+    if per_cell <= 0:
+        raise LayoutError("the dataset has an empty test cell: " + ", ".join(k for k, v in sizes.items() if not v))
+    short = {k: v for k, v in sizes.items() if v < per_cell}
+    if short:
+        raise LayoutError(f"cells with fewer than {per_cell} masks: "
+                          + ", ".join(f"{k}: {v}" for k, v in short.items()))
+    return per_cell
+
+
 def detect_polarity(white_fractions: Sequence[float]) -> str:
     """``"hole-white"`` or ``"hole-black"`` for a folder, from each mask's fraction of white pixels.
 
@@ -103,6 +113,26 @@ def detect_polarity(white_fractions: Sequence[float]) -> str:
     return "hole-white" if median < 0.5 else "hole-black"
 
 
+@dataclass(frozen=True)
+class _ImportSource:
+    """A checked import: the mask files, the layout they follow and NVIDIA's block size (for that layout)."""
+
+    folder: Path
+    files: list[Path]
+    layout: str  # "nvidia" or "folder"
+    block_size: int | None
+
+
+@dataclass
+class _Imported:
+    """The masks written by an import: their rows, cells, and what was noticed on the way."""
+
+    rows: list[MaskRecord] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # per cell name, and "unbinned"
+    mismatches: list[dict[str, str]] = field(default_factory=list)
+    grey_files: int = 0
+
+
 def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", polarity: str = "auto",
                  block_size: int | None = None, overwrite: bool = False) -> dict[str, object]:
     """Turn a folder of masks into a maskgen dataset (``manifest.csv``, ``dataset.json``, PNGs 255 = hole).
@@ -119,8 +149,38 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     Returns:
         The ``dataset.json`` content.
     """
-    source = Path(source)
     out = Path(out)
+    checked = _check_import(Path(source), out, layout, polarity, block_size, overwrite)
+    values, skipped = _read_values(checked)
+    detected = detect_polarity([white_fraction(v) for v in values if v is not None]) if polarity == "auto" \
+        else polarity
+    imported = _write_masks(checked, values, detected, out)
+    imported.rows.sort(key=lambda r: (cell_rank(r.cell), natural_key(str(r.source))))
+
+    def describe(fingerprint: str) -> dict[str, object]:
+        return {
+            "format": DATASET_FORMAT,
+            "fingerprint": fingerprint,
+            "imported_from": str(checked.folder.resolve()),
+            "layout": checked.layout,
+            "block_size": checked.block_size,
+            "polarity": detected,
+            "polarity_detected": polarity == "auto",
+            "files_with_grey_pixels": imported.grey_files,
+            "counts": {"test": {cell.name: imported.counts.get(cell.name, 0) for cell in CELLS},
+                       "test_total": sum(imported.counts.get(cell.name, 0) for cell in CELLS),
+                       "unbinned": imported.counts.get("unbinned", 0)},
+            "layout_mismatches": imported.mismatches,
+            "skipped": skipped,
+            "source_files_sha256": sha256_bytes("\n".join(sha256_file(p) for p in checked.files).encode()),
+        }
+
+    return finish_dataset(out, imported.rows, describe)
+
+
+def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
+                  overwrite: bool) -> _ImportSource:
+    """The mask files of ``source`` and their layout; clears ``out`` for ``overwrite``. LayoutError on bad input."""
     if not source.is_dir():
         raise LayoutError(f"mask folder {str(source)!r} does not exist or is not a folder")
     if layout not in ("auto", "nvidia", "folder"):
@@ -147,63 +207,45 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     if out.exists() and overwrite:
         for name in ("test", "pictures"):
             shutil.rmtree(out / name, ignore_errors=True)
+    return _ImportSource(source, files, layout, block_size if layout == "nvidia" else None)
 
+
+def _read_values(checked: _ImportSource) -> tuple[list[np.ndarray | None], list[dict[str, str]]]:
+    """The 8-bit values of every file (``None`` where unreadable) and the unreadable files with the reason."""
     values: list[np.ndarray | None] = []
     skipped: list[dict[str, str]] = []
-    for path in files:
+    for path in checked.files:
         try:
             values.append(read_mask_values(path))
         except ValueError as exc:
             values.append(None)
-            skipped.append({"path": path.relative_to(source).as_posix(), "reason": str(exc)})
-    readable = [v for v in values if v is not None]
-    if not readable:
-        raise LayoutError(f"no readable mask under {str(source)!r}")
-    detected = detect_polarity([white_fraction(v) for v in readable]) if polarity == "auto" else polarity
-    rows: list[MaskRecord] = []
-    mismatches: list[dict[str, str]] = []
-    grey_files = 0
-    counts: Counter[str] = Counter()
-    for path, value in zip(files, values):
+            skipped.append({"path": path.relative_to(checked.folder).as_posix(), "reason": str(exc)})
+    if all(value is None for value in values):
+        raise LayoutError(f"no readable mask under {str(checked.folder)!r}")
+    return values, skipped
+
+
+def _write_masks(checked: _ImportSource, values: Sequence[np.ndarray | None], polarity: str, out: Path) -> _Imported:
+    """Each readable file as a 255 = hole PNG under ``out/test/<cell>/`` (``unbinned`` outside all bins)."""
+    imported = _Imported()
+    for path, value in zip(checked.files, values):
         if value is None:
             continue
         if np.any((value > 0) & (value < 255)):
-            grey_files += 1
-        mask = binarize(value, detected)
+            imported.grey_files += 1
+        mask = binarize(value, polarity)
         cell = cell_of(mask)
-        relative_source = path.relative_to(source).as_posix()
+        relative_source = path.relative_to(checked.folder).as_posix()
         folder = cell.name if cell is not None else "unbinned"
         stem = relative_source.rsplit(".", 1)[0].replace("/", "__")
         relative = f"test/{folder}/{stem}.png"
         data = write_mask(out / relative, mask)
-        counts[folder] += 1
-        slot = int(path.stem) if layout == "nvidia" else len(rows)
-        if layout == "nvidia":
-            expected = nvidia_cell(slot, block_size=block_size)
+        imported.counts[folder] += 1
+        slot = int(path.stem) if checked.layout == "nvidia" else len(imported.rows)
+        if checked.layout == "nvidia":
+            expected = nvidia_cell(slot, block_size=checked.block_size)
             if cell != expected:
-                mismatches.append({"file": relative_source, "expected": expected.name,
-                                   "found": cell.name if cell else f"ratio {mask.mean():.4f} outside all bins"})
-        rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot))
-    rows.sort(key=lambda r: (cell_rank(r.cell), natural_key(str(r.source))))
-    fingerprint = write_manifest(out, rows)
-    info: dict[str, object] = {
-        "format": DATASET_FORMAT,
-        "fingerprint": fingerprint,
-        "imported_from": str(source.resolve()),
-        "layout": layout,
-        "block_size": block_size if layout == "nvidia" else None,
-        "polarity": detected,
-        "polarity_detected": polarity == "auto",
-        "files_with_grey_pixels": grey_files,
-        "counts": {"test": {cell.name: counts.get(cell.name, 0) for cell in CELLS},
-                   "test_total": sum(counts.get(cell.name, 0) for cell in CELLS),
-                   "unbinned": counts.get("unbinned", 0)},
-        "layout_mismatches": mismatches,
-        "skipped": skipped,
-        "source_files_sha256": sha256_bytes("\n".join(sha256_file(p) for p in files).encode()),
-    }
-    from .pictures import write_pictures
-
-    write_pictures(out, [r for r in rows if r.cell])
-    write_dataset_json(out, info)
-    return info
+                found = cell.name if cell else f"ratio {mask.mean():.4f} outside all bins"
+                imported.mismatches.append({"file": relative_source, "expected": expected.name, "found": found})
+        imported.rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot))
+    return imported

@@ -25,9 +25,11 @@ frames) swapped; it lives in frame B's coordinates.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from inpaint_core.cli import cli_help
 
 __all__ = [
     "OcclusionOptions",
@@ -72,10 +74,10 @@ class OcclusionOptions:
     """
 
     consistency: bool = True
-    motion_boundaries: bool = False
-    out_of_frame: bool = False
-    range_map: bool = True
-    photometric: bool = True
+    motion_boundaries: bool = field(default=False, metadata=cli_help("Mark motion boundaries (Sundaram et al.)."))
+    out_of_frame: bool = field(default=False, metadata=cli_help("Mark pixels that leave the frame."))
+    range_map: bool = field(default=True, metadata=cli_help("Range-map occlusion cue."))
+    photometric: bool = field(default=True, metadata=cli_help("Photometric occlusion cue."))
     alpha1: float = 0.01
     alpha2: float = 0.5
     beta1: float = 0.01

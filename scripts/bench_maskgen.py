@@ -79,7 +79,7 @@ def main() -> int:
         made = 0
         started = time.perf_counter()
         for index in range(args.masks // 3):
-            mask, _ = augment_to_cell(raws[index % len(raws)], cell, np.random.default_rng(index), augment)
+            mask = augment_to_cell(raws[index % len(raws)], cell, np.random.default_rng(index), augment).mask
             made += mask is not None
         elapsed = time.perf_counter() - started
         print(f"augment to {cell.name}: {args.masks // 3 / elapsed:8.1f} slots/s, {made}/{args.masks // 3} filled "

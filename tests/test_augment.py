@@ -19,8 +19,10 @@ def _raw_mask(spacing: int = 100) -> np.ndarray:
 def test_augment_to_cell_lands_in_the_cell(cell) -> None:
     rng = np.random.default_rng([7, cell.index])
     raw = _raw_mask(spacing=(100, 100, 40, 40, 20, 20)[cell.bin_index])
-    mask, augmentation = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20))
-    assert mask is not None, augmentation
+    result = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20))
+    mask, augmentation = result.mask, result.augmentation
+    assert mask is not None, result.reason
+    assert result.ok and result.reason == ""
     assert mask.dtype == bool and mask.shape == (512, 512)
     assert cell_of(mask) == cell
     assert 9 <= augmentation.dilation <= 49
@@ -29,9 +31,9 @@ def test_augment_to_cell_lands_in_the_cell(cell) -> None:
 def test_same_generator_seed_gives_the_same_mask() -> None:
     cell = CELLS[4]
     raw = _raw_mask(spacing=(100, 100, 40, 40, 20, 20)[cell.bin_index])
-    first, _ = augment_to_cell(raw, cell, np.random.default_rng(3), AugmentOptions(attempts=20))
-    second, _ = augment_to_cell(raw, cell, np.random.default_rng(3), AugmentOptions(attempts=20))
-    other, _ = augment_to_cell(raw, cell, np.random.default_rng(4), AugmentOptions(attempts=20))
+    first = augment_to_cell(raw, cell, np.random.default_rng(3), AugmentOptions(attempts=20)).mask
+    second = augment_to_cell(raw, cell, np.random.default_rng(3), AugmentOptions(attempts=20)).mask
+    other = augment_to_cell(raw, cell, np.random.default_rng(4), AugmentOptions(attempts=20)).mask
     assert first is not None and cell_of(first) == cell
     assert np.array_equal(first, second) and not np.array_equal(first, other)
 
@@ -39,8 +41,10 @@ def test_same_generator_seed_gives_the_same_mask() -> None:
 def test_impossible_cell_reports_why() -> None:
     tiny = np.zeros((180, 320), dtype=bool)
     tiny[90, 160] = True
-    mask, reason = augment_to_cell(tiny, CELLS[-1], np.random.default_rng(0), AugmentOptions(attempts=3))
+    result = augment_to_cell(tiny, CELLS[-1], np.random.default_rng(0), AugmentOptions(attempts=3))
+    mask, reason = result.mask, result.reason
     assert mask is None and reason == "too-small"
+    assert not result.ok and result.augmentation is None
 
 
 def test_dilate_is_a_disk() -> None:
@@ -67,5 +71,5 @@ def test_warp_crop_identity_and_rotation() -> None:
 def test_free_augmentation_has_no_ratio_cap() -> None:
     raw = np.zeros((180, 320), dtype=bool)
     raw[20:160, 40:280] = True
-    mask, _ = augment_free(raw, np.random.default_rng(1), AugmentOptions(min_crop=0.3, max_crop=0.3))
+    mask = augment_free(raw, np.random.default_rng(1), AugmentOptions(min_crop=0.3, max_crop=0.3)).mask
     assert mask is not None and mask.mean() > 0.6

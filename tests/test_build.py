@@ -74,12 +74,14 @@ def test_resume_after_interruption_is_identical(clip_dir: Path, built: Path, tmp
     monkeypatch.setattr(build_module, "_run_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(clip_dir, tmp_path / "resumed", SMALL_BUILD, workers=1)
+    assert build_module._WORKER is None  # the in-process chunk worker (and its pools) is let go
     assert not (tmp_path / "resumed" / "manifest.csv").exists()
     saved = list((tmp_path / "resumed" / ".maskgen" / "chunks").rglob("*.json"))
     assert len(saved) == 5
     monkeypatch.setattr(build_module, "_run_chunk", real_run_chunk)
     build_dataset(clip_dir, tmp_path / "resumed", SMALL_BUILD, workers=1)
     assert dataset_files(tmp_path / "resumed") == dataset_files(built)
+    assert build_module._WORKER is None
 
 
 def test_kill_9_then_resume_is_identical(clip_dir: Path, built: Path, tmp_path: Path) -> None:

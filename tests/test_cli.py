@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -36,3 +37,22 @@ def test_stats_and_import_commands(clip_dir: Path, tmp_path: Path) -> None:
     assert imported.exit_code == 0 and "layout check: 0 files outside" in imported.output
     again = CliRunner().invoke(main, ["import", str(tmp_path / "nv"), "--out", str(tmp_path / "back")])
     assert again.exit_code == 1 and again.output.startswith("error: ") and "--overwrite" in again.output
+
+
+def test_build_options_come_from_the_options_dataclasses() -> None:
+    from inpaint_core.cli import cli_help
+    from maskgen.augment import AugmentOptions
+    from maskgen.build import BuildOptions
+    from maskgen.extract import ExtractOptions
+    from maskgen.occlusion import OcclusionOptions
+
+    key, = cli_help("").keys()  # where a field's command-line settings are kept
+    options = {param.name: param for param in main.commands["build"].params}
+    for cls in (BuildOptions, ExtractOptions, AugmentOptions, OcclusionOptions):
+        for item in dataclasses.fields(cls):
+            if key in item.metadata:
+                assert options[item.name].default == (",".join(item.default) if item.name == "test_clips"
+                                                      else item.default)
+                assert options[item.name].help == item.metadata[key]["help"]
+    assert list(options)[:5] == ["video_dir", "out", "seed", "workers", "per_cell"]
+    assert list(options)[-2:] == ["overwrite", "quiet"]
