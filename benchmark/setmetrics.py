@@ -1,6 +1,6 @@
 """Set-level metrics per cell: LPIPS (mean over pairs) and FID (between ground truths and outputs).
 
-Both need published network weights (:mod:`benchmark.nets.weights`): they are computed when the weights are
+Both need published network weights (:mod:`inpaint_core.nets.weights`): they are computed when the weights are
 found (given paths, or the torch.hub cache, or an explicit download) and otherwise *omitted*, with the
 reason recorded in ``run.json`` — never faked. FID over few images is biased upwards and its covariance is
 singular below 2048 images; ``summary.csv`` reports the image count next to it.

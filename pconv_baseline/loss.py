@@ -1,7 +1,7 @@
 """The PConv loss: L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv.
 
 Perceptual and style terms use VGG16 pool1, pool2 and pool3 features (ImageNet normalisation) of the
-output, the composite and the ground truth; the VGG16 is :class:`benchmark.nets.vgg.VGG16Features`
+output, the composite and the ground truth; the VGG16 is :class:`inpaint_core.nets.vgg.VGG16Features`
 (torchvision's layer indices, no torchvision import) with torchvision's ImageNet weights from a path or
 the torch.hub cache. Without them training stops with a clear error, unless the perceptual and style
 terms are turned off explicitly (then it warns). Masks are validity masks (1 = known).
