@@ -37,7 +37,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .buckets import cell_of, sort_by_cell
+from .buckets import border_class, cell_of, sort_by_cell
 from .files import atomic_write_text, csv_text, read_json, sha256_bytes, sha256_file
 
 __all__ = ["DATASET_FORMAT", "MANIFEST_COLUMNS", "MaskRecord", "Dataset", "manifest_text", "write_manifest",
@@ -81,13 +81,11 @@ class MaskRecord:
     @classmethod
     def of_mask(cls, path: str, split: str, mask: np.ndarray, png: bytes, **generation: object) -> "MaskRecord":
         """The record of ``mask`` written as ``png`` to ``path``: cell, bin, border and ratio from its pixels."""
-        cell = cell_of(mask)
-        holes = int(np.count_nonzero(mask))
-        from .buckets import border_class, ratio_bin
-
-        return cls(path=path, split=split, cell=cell.name if cell else "", bin=ratio_bin(holes, mask.size),
+        cell = cell_of(mask)  # None exactly when the ratio is outside all bins
+        return cls(path=path, split=split, cell=cell.name if cell else "", bin=cell.bin_index if cell else None,
                    bin_low=cell.low if cell else None, bin_high=cell.high if cell else None,
-                   border=border_class(mask), hole_ratio=holes / mask.size, sha256=sha256_bytes(png),
+                   border=cell.border if cell else border_class(mask),
+                   hole_ratio=int(np.count_nonzero(mask)) / mask.size, sha256=sha256_bytes(png),
                    **generation)  # type: ignore[arg-type]
 
     def to_row(self) -> dict[str, str]:
