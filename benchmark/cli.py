@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -42,10 +43,10 @@ def _load_set_metrics(params: dict):
     return metrics
 
 
-def _prepare(params: dict):
+def _prepare(params: dict, *, quiet: bool = True):
     from .runner import prepare
 
-    return prepare(options_from(RunSettings, params))
+    return prepare(options_from(RunSettings, params), progress=not quiet)
 
 
 def _slug(text: str) -> str:
@@ -53,62 +54,85 @@ def _slug(text: str) -> str:
 
 
 def _report(info: dict, out: Path) -> None:
-    counts = info["counts"]
-    overall = {}
+    """The run's figures over all pairs; the distinct failure reasons; a non-zero exit when no pair was
+    scored (the run folder is kept: it says why)."""
     import csv
 
+    counts = info["counts"]
+    with open(out / "per_image.csv", newline="", encoding="utf-8") as handle:
+        reasons = Counter(row["error"] for row in csv.DictReader(handle) if row["status"] != "ok")
     with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["cell"] == "all":
-                overall = row
+        overall = next((row for row in csv.DictReader(handle) if row["cell"] == "all"), {})
     click.echo(f"{info['model']['name']}: {counts['ok']} pairs scored, {counts['failed']} failed -> {out}")
-    if overall:
-        click.echo(f"  L1 {overall['l1_mean']} %  L1(hole) {overall['l1_hole_mean']} %  PSNR {overall['psnr_mean']} dB"
-                   f"  SSIM {overall['ssim_mean']}  LPIPS {overall['lpips_mean'] or '-'}  FID {overall['fid'] or '-'}"
-                   f"  s/image {overall['seconds_mean']}")
+    for reason, count in reasons.most_common(5):
+        click.echo(f"  failed ({count}): {reason}", err=True)
+    if counts["ok"] == 0:
+        raise click.ClickException(f"no pair was scored: all {counts['pairs']} failed ({len(reasons)} distinct "
+                                   f"reason{'s' if len(reasons) != 1 else ''}, listed above; details in {out / 'per_image.csv'})")
+    click.echo(f"  L1 {overall['l1_mean']} %  L1(hole) {overall['l1_hole_mean']} %  PSNR {overall['psnr_mean']} dB"
+               f"  SSIM {overall['ssim_mean']}  LPIPS {overall['lpips_mean'] or '-'}  FID {overall['fid'] or '-'}"
+               f"  s/image {overall['seconds_mean']}")
+    if counts["failed"]:
+        click.echo(f"  partial run: {counts['failed']} pairs failed; the means cover the {counts['ok']} scored pairs, "
+                   "and the leaderboard lists it apart from complete runs", err=True)
+
+
+def _positive_timeout(context: click.Context, parameter: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"must be a positive number of seconds, got {value:g}")
+    return value
 
 
 @main.command()
 @click.option("--model", "model_spec", default=None, help="Registered name, package.module:factory or file.py:Name.")
-@click.option("--model-cmd", default=None, help="External command with {input_dir} {mask_dir} {output_dir}.")
-@click.option("--name", default=None, help="Run name (folder under --out); default: the model's name.")
+@click.option("--model-cmd", default=None, help="External command with {input_dir} {mask_dir} {output_dir}, run "
+              "once over all pending pairs; its folders and log stay in the run folder until the run is written.")
+@click.option("--name", default=None, help="Run name (folder under --out); default: the model's name, or for "
+              "--model-cmd the script's name and a hash of the command.")
 @_data_options
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of runs.")
-@click.option("--timeout", type=float, default=None, help="Seconds per image before a call counts as failed.")
+@click.option("--timeout", type=float, default=None, callback=_positive_timeout,
+              help="Seconds before a model call counts as failed: per pair with --model (a batch of N pairs: N "
+                   "times that), the whole command with --model-cmd. Default: no limit.")
+@click.option("--start-timeout", type=float, default=600.0, show_default=True, callback=_positive_timeout,
+              help="Seconds a --model may take to start (build the model, load its weights).")
 @click.option("--weights", default=None, help="Weights file for models that take one (pconv_baseline).")
 @click.option("--workers", default=1, show_default=True, help="Model processes scoring pairs in parallel (CPU models).")
 @click.option("--batch-size", default=1, show_default=True,
               help="Pairs per model call; a model with inpaint_batch gets them as one torch batch.")
 @click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
-@click.option("--quiet", is_flag=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 @_set_metric_options
 def run(model_spec: str | None, model_cmd: str | None, name: str | None, out: Path, timeout: float | None,
-        weights: str | None, workers: int, batch_size: int, overwrite: bool, quiet: bool, **params) -> None:
+        start_timeout: float, weights: str | None, workers: int, batch_size: int, overwrite: bool, quiet: bool,
+        **params) -> None:
     """Score a model on (image, mask) pairs per cell and write a run folder."""
     from .runner import score_run
 
     if (model_spec is None) == (model_cmd is None):
         raise click.UsageError("give exactly one of --model and --model-cmd")
-    prepared = _prepare(params)
+    if workers < 1:
+        raise click.UsageError("--workers must be >= 1")
+    prepared = _prepare(params, quiet=quiet)
     metrics = _load_set_metrics(params)
     if model_cmd is not None:
-        from .sources import CommandModel
+        from .sources import CommandModel, command_name
 
-        run_name = name or "command"
+        run_name = name or command_name(model_cmd)
         folder = out / _slug(run_name)
-        with CommandModel(model_cmd, timeout=timeout) as command:
-            info = score_run(prepared, folder, command, model={"name": run_name, "kind": "command", "spec": model_cmd},
-                             overwrite=overwrite, progress=not quiet, set_metrics=metrics)
+        command = CommandModel(model_cmd, timeout=timeout, work_dir=folder / "command", progress=not quiet)
+        info = score_run(prepared, folder, command, model={"name": run_name, "kind": "command", "spec": model_cmd},
+                         overwrite=overwrite, progress=not quiet, set_metrics=metrics)
+        command.finish()
     else:
         from contextlib import ExitStack
 
         from .modelhost import HostPoolProvider, ModelHost
 
-        if workers < 1:
-            raise click.UsageError("--workers must be >= 1")
         options = {"weights": weights} if weights else None
         with ExitStack() as stack:
-            hosts = [stack.enter_context(ModelHost(model_spec, options=options, timeout=timeout))
+            hosts = [stack.enter_context(ModelHost(model_spec, options=options, timeout=timeout,
+                                                   start_timeout=start_timeout))
                      for _ in range(workers)]
             run_name = name or hosts[0].name
             model = {"name": run_name, "kind": "python", "spec": model_spec,
@@ -129,21 +153,28 @@ def _weights_sha(path: str | None) -> str | None:
 
 @main.command()
 @click.option("--predictions", required=True, type=click.Path(path_type=Path), help="Folder of <pair_id>.png outputs.")
+@click.option("--export", "export_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder 'benchmark export-inputs' wrote (its export.json says which pairs the predictions "
+                   "answer); default: --predictions or its parent.")
 @click.option("--name", required=True, help="Model name for the run and the leaderboard.")
 @_data_options
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True)
-@click.option("--quiet", is_flag=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of runs.")
+@click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 @_set_metric_options
-def score(predictions: Path, name: str, out: Path, overwrite: bool, quiet: bool, **params) -> None:
+def score(predictions: Path, export_dir: Path | None, name: str, out: Path, overwrite: bool, quiet: bool,
+          **params) -> None:
     """Score outputs made elsewhere (from 'benchmark export-inputs') as a run."""
     from .runner import score_run
-    from .sources import PredictionsFolder
+    from .sources import PredictionsFolder, check_export_matches, find_export_record
 
-    prepared = _prepare(params)
+    source = PredictionsFolder(predictions)
+    record_path, record = find_export_record(predictions, export_dir)
+    prepared = _prepare(params, quiet=quiet)
+    check_export_matches(record, prepared, record_path)
     metrics = _load_set_metrics(params)
     folder = out / _slug(name)
-    info = score_run(prepared, folder, PredictionsFolder(predictions),
+    info = score_run(prepared, folder, source,
                      model={"name": name, "kind": "predictions", "spec": str(predictions.resolve())},
                      overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)
@@ -151,9 +182,10 @@ def score(predictions: Path, name: str, out: Path, overwrite: bool, quiet: bool,
 
 @main.command(name="export-inputs")
 @_data_options
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for inputs/, masks/, pairs.csv and export.json.")
 def export_inputs_command(out: Path, **params) -> None:
-    """Write masked inputs, masks and pairs.csv for a model run elsewhere."""
+    """Write masked inputs, masks, pairs.csv and export.json for a model run elsewhere."""
     from .sources import export_inputs
 
     count = export_inputs(_prepare(params), out)
@@ -165,12 +197,18 @@ def export_inputs_command(out: Path, **params) -> None:
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="leaderboard.csv")
 @click.option("--rank-by", default="l1", show_default=True, help="Metric that orders the rows.")
-@click.option("--plot-metric", default="l1", show_default=True)
+@click.option("--plot-metric", default="l1", show_default=True, help="Metric drawn per cell in leaderboard.png.")
 def leaderboard(runs: tuple[Path, ...], output: Path, rank_by: str, plot_metric: str) -> None:
-    """Merge run folders into leaderboard.csv, leaderboard.md and leaderboard.png."""
+    """Merge run folders into leaderboard.csv, leaderboard.md and leaderboard.png.
+
+    Figures are recomputed from each run's per_image.csv; complete runs are ranked, partial runs listed
+    apart, runs where every pair failed left out with a note."""
     from .leaderboard import collect_runs, write_leaderboard
 
-    written = write_leaderboard(collect_runs(list(runs)), output, rank_by=rank_by, plot_metric=plot_metric)
+    board = collect_runs(list(runs))
+    for note in board.notes:
+        click.echo(f"note: {note}", err=True)
+    written = write_leaderboard(board, output, rank_by=rank_by, plot_metric=plot_metric)
     click.echo(written["md"].read_text(encoding="utf-8"), nl=False)
     click.echo(f"wrote {written['csv']}, {written['md']}, {written['png']}")
 

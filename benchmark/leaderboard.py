@@ -1,15 +1,24 @@
 """Merging run folders into a leaderboard: CSV, Markdown and a plot.
 
+Every figure is recomputed from the run's ``per_image.csv`` (never taken from ``summary.csv``, which only
+has to agree with it); FID, which needs the Inception features, is the one value read from ``summary.csv``,
+whose bytes must be those ``run.json`` recorded. A run whose files disagree with each other (rows and pairs,
+counts, summary, recorded sha256) is refused, naming the file.
+
 ``leaderboard.csv`` layout: one row per run (model), columns
 
-* ``model``, ``kind`` (python / command / predictions), ``run`` (folder name), ``pairs``, ``failures``;
+* ``rank`` (1, 2, ... for complete runs; empty for partial runs), ``status`` (``complete``: every pair
+  answered; ``partial``: some pairs failed, its means cover only the answered pairs), ``model``, ``kind``
+  (python / command / predictions), ``run`` (folder name), ``pairs``, ``failures``;
 * ``<metric>`` for every metric over all pairs (``l1``, ``l1_hole``, ``psnr``, ``ssim``, ``lpips``, ``fid``,
   ``seconds``; ``lpips`` and ``fid`` empty where the run had no network weights);
 * ``<metric>@<cell>`` for every metric and cell (``l1@01-10_B`` ... ``ssim@50-60_N``), cells in NVIDIA order.
 
-Rows are sorted by the ranking metric (default ``l1``, lower is better; ``psnr`` and ``ssim`` higher).
-Runs are merged only when they share the mask set, image set, pairs and protocol (``protocol_key`` in
-``run.json``); otherwise :class:`LeaderboardError` says which runs differ and in what.
+Complete runs come first, ordered by the ranking metric (default ``l1``, lower is better; ``psnr`` and
+``ssim`` higher); partial runs follow, unranked: a model that fails the hard pairs never ranks above one
+that answers them all. Runs where every pair failed are left out with a note. Runs are merged only when
+they share the mask set, image set, pairs and protocol (``protocol_key`` in ``run.json``); otherwise
+:class:`LeaderboardError` says which runs differ and in what.
 """
 from __future__ import annotations
 
@@ -17,38 +26,149 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from inpaint_core.buckets import BIN_EDGES, CELLS
-from inpaint_core.files import atomic_write_bytes, atomic_write_text, csv_text
+from inpaint_core.files import atomic_write_bytes, atomic_write_text, csv_text, sha256_file
 
+from .aggregate import CellAccumulator
 from .metrics import METRIC_NAMES
+from .results import SUMMARY_METRICS as PER_IMAGE_METRICS
+from .results import RUN_FILES_RECORDED, format_value, read_results
 
-__all__ = ["LeaderboardError", "collect_runs", "write_leaderboard", "HIGHER_IS_BETTER"]
+__all__ = ["LeaderboardError", "RunRecord", "Leaderboard", "read_run", "collect_runs", "leaderboard_rows",
+           "write_leaderboard", "HIGHER_IS_BETTER", "RUN_FILES_RECORDED"]
 
 HIGHER_IS_BETTER = {"psnr", "ssim"}
 SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "fid", "seconds")
 
 
 class LeaderboardError(ValueError):
-    """Runs that cannot be merged, or no run at all."""
+    """Runs that cannot be merged, a damaged run, or no run at all."""
 
 
-def collect_runs(paths: list[Path]) -> list[dict[str, object]]:
-    """Finished runs found in ``paths`` (run folders or folders of run folders), checked for one protocol."""
-    runs = []
-    for path in paths:
-        candidates = [path] if (path / "run.json").is_file() else sorted(p.parent for p in path.glob("*/run.json"))
-        for folder in candidates:
-            info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
-                summary = {row["cell"]: row for row in csv.DictReader(handle)}
-            runs.append({"folder": folder, "info": info, "summary": summary})
-    if not runs:
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run, checked: ``values[cell][metric]`` recomputed from ``per_image.csv`` (``fid`` from
+    ``summary.csv``), ``cell`` one of the 12 cells or ``all``."""
+
+    folder: Path
+    info: Mapping[str, object]
+    values: Mapping[str, Mapping[str, float]]
+    reasons: Mapping[str, int] = field(default_factory=dict)  # failure reason -> pairs
+
+    @property
+    def pairs(self) -> int:
+        return int(self.info["counts"]["pairs"])
+
+    @property
+    def failures(self) -> int:
+        return int(self.info["counts"]["failed"])
+
+    @property
+    def complete(self) -> bool:
+        return self.failures == 0
+
+    @property
+    def name(self) -> str:
+        return str(self.info["model"]["name"])
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The runs that are shown (complete ones first) and a note for each run left out."""
+
+    runs: list[RunRecord]
+    notes: list[str]
+
+
+def _run_folders(path: Path) -> list[Path]:
+    if (path / "run.json").is_file():
+        return [path]
+    return sorted(p.parent for p in path.glob("*/run.json"))
+
+
+def read_run(folder: Path) -> RunRecord:
+    """The run in ``folder``, its figures recomputed and its files checked against each other."""
+    def damaged(what: str) -> LeaderboardError:
+        return LeaderboardError(f"run {str(folder)!r}: {what}; the folder was edited or is damaged: run it again")
+
+    try:
+        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        recorded = info.get("files", {})
+        for name in RUN_FILES_RECORDED:
+            if name in recorded and sha256_file(folder / name) != recorded[name]:
+                raise damaged(f"{name} is not the file run.json recorded (sha256 differs)")
+        with open(folder / "pairs.csv", newline="", encoding="utf-8") as handle:
+            pair_ids = [row["pair_id"] for row in csv.DictReader(handle)]
+        results = read_results(folder / "per_image.csv")
+        with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
+            summary = {row["cell"]: row for row in csv.DictReader(handle)}
+    except (OSError, ValueError, KeyError) as exc:
+        if isinstance(exc, LeaderboardError):
+            raise
+        raise damaged(f"cannot read its files ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    if list(results) != pair_ids:
+        raise damaged("per_image.csv does not hold one row per pair of pairs.csv, in order")
+    counts = {"pairs": len(results), "ok": sum(r.status == "ok" for r in results.values()),
+              "failed": sum(r.status != "ok" for r in results.values())}
+    if info.get("counts") != counts:
+        raise damaged(f"run.json counts {info.get('counts')} but per_image.csv has {counts}")
+    values = _recompute(results.values(), summary, damaged)
+    reasons: dict[str, int] = {}
+    for result in results.values():
+        if result.status != "ok":
+            reasons[result.error] = reasons.get(result.error, 0) + 1
+    return RunRecord(folder, info, values, reasons)
+
+
+def _recompute(results, summary: Mapping[str, Mapping[str, str]], damaged) -> dict[str, dict[str, float]]:
+    """Per group, each metric's mean from the rows; each ``<metric>_mean``, ``count`` and ``failures`` of
+    ``summary.csv`` must be what the rows give."""
+    accumulator = CellAccumulator(PER_IMAGE_METRICS)
+    for result in results:
+        accumulator.update(result.cell, result.scored)
+    values: dict[str, dict[str, float]] = {}
+    entries = accumulator.compute()
+    if {entry["cell"] for entry in entries} != set(summary):
+        raise damaged("summary.csv has other cells than per_image.csv")
+    for entry in entries:
+        written = summary[entry["cell"]]
+        for column in ("count", "failures", *(f"{metric}_mean" for metric in PER_IMAGE_METRICS)):
+            if format_value(entry[column]) != written.get(column):
+                raise damaged(f"summary.csv gives {column} {written.get(column)!r} for {entry['cell']} but "
+                              f"per_image.csv gives {format_value(entry[column])!r}")
+        values[entry["cell"]] = {metric: float(entry[f"{metric}_mean"]) for metric in PER_IMAGE_METRICS}
+        values[entry["cell"]]["fid"] = _value(written.get("fid"))
+    return values
+
+
+def collect_runs(paths: list[Path]) -> Leaderboard:
+    """Finished runs found in ``paths`` (run folders or folders of run folders), checked (:func:`read_run`)
+    and for one protocol; runs where every pair failed are left out with a note."""
+    records = [read_run(folder) for path in paths for folder in _run_folders(path)]
+    if not records:
         raise LeaderboardError("no finished run (run.json) under " + ", ".join(str(p) for p in paths))
-    reference = runs[0]["info"]
-    for run in runs[1:]:
-        info = run["info"]
+    notes = []
+    shown = []
+    for record in records:
+        if record.failures == record.pairs:
+            reasons = "; ".join(f"{reason} ({count})" for reason, count in record.reasons.items())
+            notes.append(f"left out {record.name} ({record.folder}): all {record.pairs} pairs failed: {reasons}")
+        else:
+            shown.append(record)
+    if not shown:
+        raise LeaderboardError("no run with a scored pair: " + " | ".join(notes))
+    _check_one_protocol(shown)
+    return Leaderboard(shown, notes)
+
+
+def _check_one_protocol(records: list[RunRecord]) -> None:
+    reference = records[0].info
+    for record in records[1:]:
+        info = record.info
         if info["protocol_key"] == reference["protocol_key"]:
             continue
         differences = [name for name, key in (("mask set", ("dataset", "fingerprint")),
@@ -58,9 +178,8 @@ def collect_runs(paths: list[Path]) -> list[dict[str, object]]:
         if info["protocol"] != reference["protocol"]:
             differences.append("protocol (" + ", ".join(k for k in info["protocol"]
                                                         if info["protocol"].get(k) != reference["protocol"].get(k)) + ")")
-        raise LeaderboardError(f"runs {runs[0]['folder']} and {run['folder']} differ in "
+        raise LeaderboardError(f"runs {records[0].folder} and {record.folder} differ in "
                                f"{', '.join(differences) or 'protocol'}; they cannot share a leaderboard")
-    return runs
 
 
 def _value(text: str | None) -> float:
@@ -69,26 +188,35 @@ def _value(text: str | None) -> float:
     return float(text)
 
 
-def leaderboard_rows(runs: list[dict[str, object]], *, rank_by: str = "l1") -> list[dict[str, object]]:
+def _sort_key(rank_by: str):
+    sign = -1 if rank_by in HIGHER_IS_BETTER else 1
+
+    def key(row: dict[str, object]) -> tuple:
+        value = row[rank_by]
+        missing = math.isnan(value)
+        return (row["status"] != "complete", missing, 0 if missing else sign * value, str(row["model"]))
+    return key
+
+
+def leaderboard_rows(board: Leaderboard, *, rank_by: str = "l1") -> list[dict[str, object]]:
+    """One row per run (see the module doc): complete runs ranked first, then partial runs."""
     if rank_by not in SUMMARY_METRICS:
         raise LeaderboardError(f"cannot rank by {rank_by!r}; choose one of {', '.join(SUMMARY_METRICS)}")
     rows = []
-    for run in runs:
-        info, summary = run["info"], run["summary"]
-        overall = summary.get("all", {})
-        row: dict[str, object] = {"model": info["model"]["name"], "kind": info["model"]["kind"],
-                                  "run": Path(run["folder"]).name, "pairs": info["counts"]["pairs"],
-                                  "failures": info["counts"]["failed"]}
+    for record in board.runs:
+        row: dict[str, object] = {"rank": "", "status": "complete" if record.complete else "partial",
+                                  "model": record.name, "kind": record.info["model"]["kind"],
+                                  "run": record.folder.name, "pairs": record.pairs, "failures": record.failures}
+        overall = record.values.get("all", {})
         for metric in SUMMARY_METRICS:
-            row[metric] = _value(overall.get(metric if metric == "fid" else f"{metric}_mean"))
+            row[metric] = overall.get(metric, float("nan"))
         for cell in CELLS:
             for metric in SUMMARY_METRICS:
-                column = metric if metric == "fid" else f"{metric}_mean"
-                row[f"{metric}@{cell.name}"] = _value(summary.get(cell.name, {}).get(column))
+                row[f"{metric}@{cell.name}"] = record.values.get(cell.name, {}).get(metric, float("nan"))
         rows.append(row)
-    sign = -1 if rank_by in HIGHER_IS_BETTER else 1
-    rows.sort(key=lambda r: (math.isnan(r[rank_by]), sign * r[rank_by] if not math.isnan(r[rank_by]) else 0,
-                             str(r["model"])))
+    rows.sort(key=_sort_key(rank_by))
+    for position, row in enumerate((r for r in rows if r["status"] == "complete"), start=1):
+        row["rank"] = position
     return rows
 
 
@@ -98,37 +226,55 @@ def _text(value: object, digits: int = 4) -> str:
     return str(value)
 
 
-def write_leaderboard(runs: list[dict[str, object]], csv_path: Path, *, rank_by: str = "l1",
+def write_leaderboard(board: Leaderboard, csv_path: Path, *, rank_by: str = "l1",
                       plot_metric: str = "l1") -> dict[str, Path]:
     """Write ``csv_path``, the Markdown table beside it (``.md``) and the plot (``.png``)."""
-    rows = leaderboard_rows(runs, rank_by=rank_by)
+    rows = leaderboard_rows(board, rank_by=rank_by)
     atomic_write_text(csv_path, csv_text(list(rows[0]), ({k: _text(v, 6) for k, v in row.items()} for row in rows)))
-    markdown = _markdown(rows, runs[0]["info"])
     md_path = csv_path.with_suffix(".md")
-    atomic_write_text(md_path, markdown)
+    atomic_write_text(md_path, _markdown(rows, board, rank_by))
     png_path = csv_path.with_suffix(".png")
     atomic_write_bytes(png_path, _plot(rows, plot_metric))
     return {"csv": csv_path, "md": md_path, "png": png_path}
 
 
-def _markdown(rows: list[dict[str, object]], info: dict[str, object]) -> str:
+_HEADER = ["model", "pairs", "failures", "L1 %", "L1 hole %", "PSNR", "SSIM", "LPIPS", "FID", "s/image"]
+
+
+def _table(rows: list[dict[str, object]], *, ranked: bool) -> list[str]:
+    header = (["rank"] if ranked else []) + _HEADER
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = ([str(row["rank"])] if ranked else []) + [
+            str(row["model"]), str(row["pairs"]), str(row["failures"]), _text(row["l1"], 2),
+            _text(row["l1_hole"], 2), _text(row["psnr"], 2), _text(row["ssim"], 3), _text(row["lpips"], 3),
+            _text(row["fid"], 2), _text(row["seconds"], 3)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _markdown(rows: list[dict[str, object]], board: Leaderboard, rank_by: str) -> str:
+    info = board.runs[0].info
     lines = [f"Mask set {info['dataset']['fingerprint'][:12]}, image set {info['images']['fingerprint'][:12]}, "
              f"{info['pairs']['count']} pairs at {info['protocol']['size']} px; composite output; "
              "L1 in % (lower is better), PSNR dB, SSIM (higher is better), LPIPS and FID (lower is better; "
-             "empty where the network weights were absent).", ""]
-    header = ["model", "pairs", "failures", "L1 %", "L1 hole %", "PSNR", "SSIM", "LPIPS", "FID", "s/image"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for row in rows:
-        lines.append("| " + " | ".join([str(row["model"]), str(row["pairs"]), str(row["failures"]),
-                                        _text(row["l1"], 2), _text(row["l1_hole"], 2), _text(row["psnr"], 2),
-                                        _text(row["ssim"], 3), _text(row["lpips"], 3), _text(row["fid"], 2),
-                                        _text(row["seconds"], 3)]) + " |")
+             f"empty where the network weights were absent). Ranked by {rank_by}.", ""]
+    complete = [row for row in rows if row["status"] == "complete"]
+    partial = [row for row in rows if row["status"] != "complete"]
+    if complete:
+        lines += _table(complete, ranked=True)
+    if partial:
+        lines += ["", "Partial runs, not ranked (some pairs failed; their means cover only the pairs they "
+                  "answered, so they are not comparable with complete runs):", ""]
+        lines += _table(partial, ranked=False)
     lines += ["", "L1 % per cell (hole-ratio bin, B = no hole within 50 px of the border, N = holes there):", ""]
     lines.append("| model | " + " | ".join(cell.name for cell in CELLS) + " |")
     lines.append("|" + "---|" * (len(CELLS) + 1))
     for row in rows:
-        lines.append(f"| {row['model']} | " + " | ".join(_text(row[f'l1@{cell.name}'], 2) for cell in CELLS) + " |")
+        label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
+        lines.append(f"| {label} | " + " | ".join(_text(row[f'l1@{cell.name}'], 2) for cell in CELLS) + " |")
+    if board.notes:
+        lines += ["", *(f"Note: {note}" for note in board.notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +289,9 @@ def _plot(rows: list[dict[str, object]], metric: str) -> bytes:
     for axis, border in zip(axes, ("B", "N")):
         for row in rows:
             values = [row[f"{metric}@{cell.name}"] for cell in CELLS if cell.border == border]
-            axis.plot(centres, values, marker="o", label=str(row["model"]))
+            label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
+            axis.plot(centres, values, marker="o", label=label,
+                      linestyle="-" if row["status"] == "complete" else ":")
         axis.set_title(f"border class {border}")
         axis.set_xlabel("hole ratio")
         axis.grid(alpha=0.3)
@@ -154,3 +302,4 @@ def _plot(rows: list[dict[str, object]], metric: str) -> bytes:
     figure.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
+

@@ -21,6 +21,7 @@ class ModelFailure(Exception):
 
 
 def _serve(connection: Any, spec: str, options: dict[str, Any]) -> None:  # runs in the child
+    _isolate_child()
     try:
         import cv2
 
@@ -49,6 +50,28 @@ def _serve(connection: Any, spec: str, options: dict[str, Any]) -> None:  # runs
             continue
         outputs = _batch_outputs(model, images, masks)
         connection.send(("batch", outputs, (time.perf_counter() - started) / max(1, len(images))))
+
+
+def _isolate_child() -> None:
+    """In the model's process: lead a process group of its own (so that the host can end whatever the model
+    starts along with it), print to stderr (the harness's report owns stdout), and end the group when the
+    harness process is gone (killed with -9, it cannot clean up)."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    os.setpgrp()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def _describe(exc: BaseException) -> str:
@@ -86,6 +109,19 @@ def _batch_outputs(model: Any, images: list[np.ndarray], masks: list[np.ndarray]
         except Exception as exc:  # noqa: BLE001
             outputs.append(_describe(exc))
     return outputs
+
+
+def _kill_group(pid: int | None) -> None:
+    """End the process group a model process leads (the model and any process it started)."""
+    import os
+    import signal
+
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class ModelHost:
@@ -131,6 +167,7 @@ class ModelHost:
 
     def _stop(self) -> None:
         if self._process is not None:
+            _kill_group(self._process.pid)
             self._process.kill()
             self._process.join(5)
         self._process = self._connection = None

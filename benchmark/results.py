@@ -19,10 +19,11 @@ from inpaint_core.files import csv_text
 from .metrics import METRIC_NAMES
 from .pairing import Pair
 
-__all__ = ["PairResult", "PER_IMAGE_COLUMNS", "SUMMARY_METRICS", "format_value", "read_results",
+__all__ = ["PairResult", "PER_IMAGE_COLUMNS", "RUN_FILES_RECORDED", "SUMMARY_METRICS", "format_value", "read_results", "drop_cut_line",
            "per_image_csv", "summary_csv"]
 
 SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "seconds")
+RUN_FILES_RECORDED = ("pairs.csv", "per_image.csv", "summary.csv")  # their sha256 is in run.json "files"
 PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *SUMMARY_METRICS)
 
 
@@ -106,6 +107,17 @@ def read_results(path: Path) -> dict[str, PairResult]:
         text = text[: text.rfind("\n") + 1]
     return {row["pair_id"]: PairResult.from_row(row) for row in csv.DictReader(io.StringIO(text))
             if row.get("seconds") is not None and row["pair_id"]}
+
+
+def drop_cut_line(path: Path) -> None:
+    """Truncate an append-only CSV after its last complete line, so that appending starts on a new line
+    (a kill or a full disk can leave a row cut in the middle)."""
+    if not path.is_file():
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
 
 
 def per_image_csv(results: Iterable[PairResult]) -> str:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,11 +50,13 @@ from inpaint_core.versions import software_versions
 
 from . import __version__
 from .aggregate import CellAccumulator
+from .inputs import InputError, RunError, check_images, check_masks
 from .images import PREPROCESSING, image_set_fingerprint, preprocess
 from .metrics import image_metrics
 from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
 from .protocol import PROTOCOL, check_output, composite, masked_input
-from .results import PER_IMAGE_COLUMNS, SUMMARY_METRICS, PairResult, per_image_csv, read_results, summary_csv
+from .results import (PER_IMAGE_COLUMNS, RUN_FILES_RECORDED, SUMMARY_METRICS, PairResult, drop_cut_line, per_image_csv,
+                      read_results, summary_csv)
 from .setmetrics import FeatureLog, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
@@ -61,12 +64,10 @@ __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS
            "score_pending", "write_report", "score_pair"]
 
 SAMPLES_PER_CELL = 4
+EXPORT_FORMAT = "benchmark-export/1"
 # files of an unfinished or finished run that --overwrite (or other settings) removes
 RUN_FILES = ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json", "fid_features.partial")
-
-
-class RunError(ValueError):
-    """Bad run input or a run folder holding another run."""
+RUN_FOLDERS = ("samples", "command")  # sample rows and grids; a --model-cmd's inputs, outputs and log
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,11 @@ class RunSettings:
 
 @dataclass
 class Prepared:
+    """A run's inputs, checked (:mod:`benchmark.inputs`): the pairs, the mask set and the fingerprints."""
+
     settings: RunSettings
     pairs: list[Pair]
+    dataset: Dataset
     dataset_fingerprint: str
     image_fingerprint: str
     image_count: int
@@ -99,23 +103,37 @@ class Prepared:
         return self._cache[relative]
 
     def mask(self, pair: Pair) -> np.ndarray:
-        return _sized_mask(self.settings, pair.mask, f"mask {pair.mask} is")
+        """The pair's mask (checked before the run: a file that changed since is an :class:`InputError`)."""
+        path = self.dataset.file(pair.mask)
+        mask = read_mask(path)
+        changed = pair.mask_sha256 and sha256_file(path) != pair.mask_sha256
+        if changed or mask.shape != (self.settings.size, self.settings.size):
+            raise InputError(f"input error: mask {pair.mask} changed during the run; check the mask set and "
+                             "start the run again")
+        return mask
+
+    @property
+    def pairs_fingerprint(self) -> str:
+        return pairs_fingerprint(self.pairs)
+
+    def export_record(self) -> dict[str, object]:
+        """What ``benchmark export-inputs`` records of the pairs (``export.json``), and ``score`` compares."""
+        settings = self.settings
+        return {"format": EXPORT_FORMAT, "protocol_key": self.protocol_key,
+                "dataset": {"path": str(settings.masks.resolve()), "fingerprint": self.dataset_fingerprint},
+                "images": {"path": str(settings.images.resolve()), "fingerprint": self.image_fingerprint},
+                "pairs": {"count": len(self.pairs), "fingerprint": self.pairs_fingerprint, "seed": settings.seed,
+                          "per_cell": settings.per_cell},
+                "size": settings.size}
 
 
-def _sized_mask(settings: RunSettings, relative: str, subject: str) -> np.ndarray:
-    """The mask at ``relative``, or RunError (``<subject> WxH but the evaluation size is ...``) when it is
-    not of the evaluation size."""
-    mask = read_mask(settings.masks / relative)
-    if mask.shape != (settings.size, settings.size):
-        raise RunError(f"{subject} {mask.shape[1]}x{mask.shape[0]} but the evaluation size is {settings.size}: "
-                       f"use --size {mask.shape[0]} or masks of that size")
-    return mask
-
-
-def prepare(settings: RunSettings) -> Prepared:
-    """Load the mask rows and the image list, make the pairs, compute the fingerprints."""
+def prepare(settings: RunSettings, *, progress: bool = False) -> Prepared:
+    """Load the mask rows and the image list, check them (:mod:`benchmark.inputs`), make the pairs and
+    compute the fingerprints. Raises :class:`RunError` (:class:`InputError` for unusable files)."""
     if settings.size < 16:
         raise RunError(f"evaluation size must be at least 16, got {settings.size}")
+    if settings.per_cell is not None and settings.per_cell < 1:
+        raise RunError(f"--per-cell must be at least 1, got {settings.per_cell}")
     try:
         dataset = Dataset(settings.masks)
         rows = dataset.records("test", per_cell=settings.per_cell, binned=True)
@@ -124,16 +142,23 @@ def prepare(settings: RunSettings) -> Prepared:
         images = discover_images(settings.images)
     except ValueError as exc:
         raise RunError(str(exc)) from None
+    check_masks(dataset, _bar(rows, "checking masks", progress), settings.size)
+    check_images(settings.images, _bar(images, "checking images", progress))
     dataset_fingerprint = dataset.fingerprint
     pairs = make_pairs(rows, images, seed=settings.seed)
-    _sized_mask(settings, pairs[0].mask, "the masks are")
-    prepared = Prepared(settings, pairs, dataset_fingerprint, image_set_fingerprint(settings.images, images),
-                        len(images))
+    prepared = Prepared(settings, pairs, dataset, dataset_fingerprint,
+                        image_set_fingerprint(settings.images, images), len(images))
     prepared.protocol_key = hashlib.sha256(json.dumps({
-        "dataset": dataset_fingerprint, "images": prepared.image_fingerprint, "pairs": pairs_fingerprint(pairs),
+        "dataset": dataset_fingerprint, "images": prepared.image_fingerprint, "pairs": prepared.pairs_fingerprint,
         "size": settings.size, "preprocessing": PREPROCESSING, "protocol": PROTOCOL,
     }, sort_keys=True).encode()).hexdigest()
     return prepared
+
+
+def _bar(items: list, desc: str, progress: bool) -> Iterator:
+    from tqdm import tqdm
+
+    return iter(tqdm(items, desc=desc, unit="file", disable=not progress, file=sys.stderr, leave=False))
 
 
 class OutputProvider(Protocol):
@@ -223,8 +248,11 @@ def plan_run(prepared: Prepared, out: Path, model: dict[str, object], *, overwri
     if overwrite or previous_state != state:
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
+        for name in RUN_FOLDERS:
+            shutil.rmtree(out / name, ignore_errors=True)
     atomic_write_text(plan.state_path, json.dumps(state, indent=2))
     atomic_write_text(out / "pairs.csv", pairs_csv(prepared.pairs))
+    drop_cut_line(plan.partial_path)
     plan.done = read_results(plan.partial_path)
     plan.pending = [pair for pair in prepared.pairs if pair.pair_id not in plan.done]
     return plan
@@ -261,12 +289,11 @@ class PairRequest:
 
 
 class Fetched(NamedTuple):
-    """A pair with its request and the provider's ``(output, seconds)``, or why its input is unusable."""
+    """A pair with its request and the provider's ``(output, seconds)``."""
 
     pair: Pair
-    request: PairRequest | None
+    request: PairRequest
     answer: tuple[object, float] | None
-    error: str = ""
 
 
 class OutputFeed:
@@ -277,33 +304,31 @@ class OutputFeed:
     def __init__(self, prepared: Prepared, provider: OutputProvider) -> None:
         self.prepared = prepared
         self.provider = provider
-        self.unreadable: dict[str, str] = {}  # pair_id -> why its image or mask cannot be used
 
-    def request(self, pair: Pair) -> PairRequest | None:
-        """The loaded request, or None when the image or mask cannot be read (the reason is kept)."""
+    def request(self, pair: Pair) -> PairRequest:
+        """The loaded request. The inputs were checked before the run (:func:`prepare`): one that cannot be
+        read now changed during the run, an :class:`InputError` that stops it (it resumes when fixed)."""
         try:
             mask = self.prepared.mask(pair)
             image = self.prepared.image(pair.image)
-            return PairRequest(pair, image, mask, masked_input(image, mask))
-        except RunError:
+        except InputError:
             raise
-        except (ValueError, OSError) as exc:  # an unreadable image or mask costs its pair only
-            self.unreadable[pair.pair_id] = str(exc).splitlines()[0]
-            return None
+        except (ValueError, OSError) as exc:
+            raise InputError(f"input error: pair {pair.pair_id} ({pair.image}, {pair.mask}): "
+                             f"{str(exc).splitlines()[0]}; its file changed during the run") from None
+        return PairRequest(pair, image, mask, masked_input(image, mask))
 
     def prepare(self, pending: list[Pair]) -> None:
         """Show every pending request to a provider with ``prepare`` (a command writes its inputs, runs once)."""
         prepare_all = getattr(self.provider, "prepare", None)
         if prepare_all is not None and pending:
-            prepare_all(request.for_model for request in map(self.request, pending) if request is not None)
+            prepare_all(self.request(pair).for_model for pair in pending)
 
     def fetch(self, batch: list[Pair]) -> list[Fetched]:
-        requests = {pair.pair_id: self.request(pair) for pair in batch}
-        loaded = [request for request in requests.values() if request is not None]
-        answers = self.provider.outputs([request.for_model for request in loaded]) if loaded else []
-        by_id = dict(zip((request.pair.pair_id for request in loaded), answers))
-        return [Fetched(pair, requests[pair.pair_id], by_id.get(pair.pair_id)) if requests[pair.pair_id]
-                else Fetched(pair, None, None, self.unreadable.get(pair.pair_id, "unreadable input")) for pair in batch]
+        requests = [self.request(pair) for pair in batch]
+        answers = self.provider.outputs([request.for_model for request in requests]) if requests else []
+        answers = [*answers, *[None] * (len(requests) - len(answers))]
+        return [Fetched(request.pair, request, answer) for request, answer in zip(requests, answers)]
 
     def stream(self, pending: list[Pair]) -> Iterator[Fetched]:
         """Every pending pair in order, its batch fetched while the previous batch is scored."""
@@ -353,8 +378,6 @@ def score_pair(request: PairRequest, answer: tuple[object, float], set_metrics: 
 
 
 def _score_fetched(item: Fetched, set_metrics: SetMetrics | None) -> Scored:
-    if item.request is None:
-        return Scored(PairResult.failed(item.pair, item.error))
     if item.answer is None:
         reason = "the provider gave no output for this pair"
         return Scored(PairResult.failed(item.pair, reason, hole_ratio(item.request.mask)))
@@ -404,6 +427,7 @@ def write_report(plan: RunPlan, prepared: Prepared, accumulator: CellAccumulator
     atomic_write_text(plan.out / "summary.csv", summary_csv(accumulator.compute()))
     _write_sample_grids(plan.out, plan.pairs, plan.sample_ids)
     info = _run_info(prepared, model, ordered, set_metrics)
+    info["files"] = {name: sha256_file(plan.out / name) for name in RUN_FILES_RECORDED}
     atomic_write_text(plan.out / "run.json", json.dumps(info, indent=2) + "\n")
     for path in (plan.partial_path, plan.feature_log.path, plan.state_path):
         path.unlink(missing_ok=True)
@@ -457,8 +481,6 @@ def _write_sample_row(out: Path, request: PairRequest, result: np.ndarray) -> No
 
 def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> None:
     """``samples/grid_<cell>.png`` from the saved rows of the first pairs of each cell."""
-    import shutil
-
     import cv2
 
     rows_dir = out / "samples" / ".rows"

@@ -20,6 +20,7 @@ from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGEN
 __all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog"]
 
 FEATURE_DIM = 2048
+TORCH_EXTRA = "pip install 'inpaint-masks-toolkit[torch]' (CPU build: see the README's install section)"
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,19 @@ class SetMetrics:
         if not options.enabled:
             self.omitted = {"lpips": "set-level metrics turned off", "fid": "set-level metrics turned off"}
             return
+        given = {"--vgg-weights": options.vgg_weights, "--lpips-weights": options.lpips_weights,
+                 "--fid-weights": options.fid_weights}
+        for option, path in given.items():
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{option} {path!r} does not exist (leave the option out to use the torch.hub "
+                                 "cache, or --no-set-metrics to go without LPIPS and FID)")
         try:
             import torch
         except ImportError:
-            self.omitted = {"lpips": "torch is not installed", "fid": "torch is not installed"}
+            if any(path is not None for path in given.values()):
+                raise ValueError(f"LPIPS and FID need torch: {TORCH_EXTRA}") from None
+            self.omitted = {"lpips": f"torch is not installed ({TORCH_EXTRA})",
+                            "fid": f"torch is not installed ({TORCH_EXTRA})"}
             return
         self.device = torch.device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         vgg, vgg_reason = locate_weights(VGG16_IMAGENET, options.vgg_weights, download=options.download)

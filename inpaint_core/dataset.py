@@ -32,7 +32,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -130,6 +130,18 @@ def _parse(name: str, text: str) -> object:
         return float(text)
 
 
+def _path_problem(relative: str) -> str:
+    """Why a manifest path does not name a file inside the dataset folder ("" when it does)."""
+    if not relative:
+        return "is empty"
+    candidate = PurePosixPath(relative.replace("\\", "/"))
+    if candidate.is_absolute() or PureWindowsPath(relative).drive:
+        return "is absolute: manifest paths are relative to the dataset folder"
+    if ".." in candidate.parts:
+        return "leaves the dataset folder ('..')"
+    return ""
+
+
 def manifest_text(records: Iterable[MaskRecord]) -> str:
     """CSV text of the records: fixed column order, ``\\n`` line ends."""
     return csv_text(MANIFEST_COLUMNS, (record.to_row() for record in records))
@@ -173,6 +185,10 @@ class Dataset:
             if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
                 raise ValueError(f"{str(path)!r} has columns {reader.fieldnames}, expected {list(MANIFEST_COLUMNS)}")
             self._records = [MaskRecord.from_row(row) for row in reader]
+        for number, record in enumerate(self._records, start=2):
+            problem = _path_problem(record.path)
+            if problem:
+                raise ValueError(f"{str(path)!r} line {number}: mask path {record.path!r} {problem}")
         self.info: dict[str, object] = read_dataset_json(self.folder) or {}
 
     @property
@@ -202,8 +218,23 @@ class Dataset:
         return limited
 
     def path(self, record: MaskRecord) -> Path:
-        """The mask file of ``record``."""
-        return self.folder / record.path
+        """The mask file of ``record`` (see :meth:`file`)."""
+        return self.file(record.path)
+
+    def file(self, relative: str) -> Path:
+        """The file at manifest path ``relative``.
+
+        Raises:
+            ValueError: the path leaves the dataset folder: by name (absolute, ``..``; such manifest rows are
+                refused when the manifest is read) or through a link.
+        """
+        problem = _path_problem(relative)
+        full = self.folder / relative
+        if not problem and not full.resolve().is_relative_to(self.folder.resolve()):
+            problem = f"leads out of the dataset folder (to {str(full.resolve())!r})"
+        if problem:
+            raise ValueError(f"mask path {relative!r} of {str(self.folder)!r} {problem}")
+        return full
 
     def mask_size(self, split: str = "test") -> tuple[int, int]:
         """(height, width) of the first mask of ``split``. Raises ValueError when the split is empty."""

@@ -122,7 +122,8 @@ def test_predictions_folder_scores_like_the_model(data: dict[str, Path], tmp_pat
     for path in sorted((tmp_path / "inputs" / "inputs").glob("*.png")):
         mask = read_mask(tmp_path / "inputs" / "masks" / path.name)
         write_rgb_png(predictions / path.name, model(load_image(path), mask))
-    scored = _run(["score", "--predictions", str(predictions), "--name", "mean-fill-elsewhere", *_common(data, tmp_path)])
+    scored = _run(["score", "--predictions", str(predictions), "--export", str(tmp_path / "inputs"),
+                   "--name", "mean-fill-elsewhere", *_common(data, tmp_path)])
     direct = _run(["run", "--model", "mean-fill", *_common(data, tmp_path)])
     assert scored.exit_code == 0 and direct.exit_code == 0, scored.output
     assert _without_seconds(_per_image(tmp_path / "mean-fill-elsewhere")) == _without_seconds(_per_image(tmp_path / "mean-fill"))
@@ -140,7 +141,8 @@ def test_misbehaving_models_fail_per_pair_and_the_run_goes_on(data: dict[str, Pa
     plugin = tmp_path / "bad_models.py"
     plugin.write_text(MISBEHAVING_MODELS)
     result = _run(["run", "--model", f"{plugin}:{model}", "--name", model, "--timeout", "3", *_common(data, tmp_path)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == (1 if failures == 12 else 0), result.output  # no pair scored: a non-zero exit
+    assert f"failed ({failures}): {expected_error}" in result.output
     rows = _per_image(tmp_path / model)
     failed = [r for r in rows if r["status"] == "failed"]
     assert len(failed) == failures and {r["error"] for r in failed} == {expected_error}
@@ -190,7 +192,7 @@ def test_leaderboard_merges_and_refuses(data: dict[str, Path], tmp_path: Path) -
     assert "l1@50-60_N" in rows[0] and rows[0]["pairs"] == "12"
     assert (tmp_path / "leaderboard.md").is_file() and (tmp_path / "leaderboard.png").is_file()
     assert _run(["run", "--model", "mean-fill", *_common(data, tmp_path / "other", per_cell=2)]).exit_code == 0
-    with pytest.raises(LeaderboardError, match="differ in pairs"):
+    with pytest.raises(LeaderboardError, match="differ in pairs"):  # noqa: PT012
         collect_runs([tmp_path / "runs", tmp_path / "other"])
     refused = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "runs"), str(tmp_path / "other"),
                                         "-o", str(tmp_path / "x.csv")])
@@ -229,19 +231,19 @@ def test_batched_torch_path_equals_single_calls(data: dict[str, Path], tmp_path:
         "output has NaN or infinite values"}
 
 
-def test_unreadable_image_fails_its_pairs_only(data: dict[str, Path], tmp_path: Path) -> None:
+def test_unreadable_image_is_an_input_error_before_any_pair(data: dict[str, Path], tmp_path: Path) -> None:
     import shutil
 
     images = tmp_path / "images"
     shutil.copytree(data["images"], images)
     (images / "photo_1.png").write_bytes(b"not a png")  # listed (by extension) but unreadable
-    result = _run(["run", "--model", "mean-fill", "--masks", str(data["masks"]), "--images", str(images),
-                   "--out", str(tmp_path / "runs"), "--per-cell", "1", "--quiet", "--no-set-metrics"])
-    assert result.exit_code == 0, result.output
-    rows = _per_image(tmp_path / "runs" / "mean-fill")
-    bad = [r for r in rows if r["image"] == "photo_1.png"]
-    assert bad and all(r["status"] == "failed" and "cannot read" in r["error"] for r in bad)
-    assert all(r["status"] == "ok" for r in rows if r["image"] != "photo_1.png")
+    result = CliRunner().invoke(main, ["run", "--model", "mean-fill", "--masks", str(data["masks"]), "--images",
+                                       str(images), "--out", str(tmp_path / "runs"), "--per-cell", "1", "--quiet",
+                                       "--no-set-metrics"])
+    assert result.exit_code == 1
+    assert result.output == (f"error: input error: 1 images cannot be read: photo_1.png: cannot read "
+                             f"'{images / 'photo_1.png'}' as an image; remove or replace them\n")
+    assert not (tmp_path / "runs").exists()  # never a model failure: nothing scored, nothing written
 
 
 def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,7 +269,8 @@ def test_parallel_model_processes_give_the_same_rows(data: dict[str, Path], tmp_
 def test_wrong_evaluation_size_is_refused_before_anything_is_written(data: dict[str, Path], tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--model", "mean-fill", "--size", "256", *_common(data, tmp_path / "runs")])
     assert result.exit_code == 1
-    assert "error: the masks are 512x512 but the evaluation size is 256" in result.output
+    assert result.output.startswith("error: input error: 12 masks cannot be scored: test/01-10_B/")
+    assert "512x512 but the evaluation size is 256 (use --size 512 or masks of that size)" in result.output
     assert not (tmp_path / "runs").exists()
 
 
