@@ -12,8 +12,10 @@ import numpy as np
 
 from .conventions import binarize, check_mask, check_polarity
 from .files import PNG_COMPRESSION, atomic_write_bytes, encode_png, natural_key
+from .images import decode_image
 
-__all__ = ["MASK_EXTENSIONS", "encode_mask_png", "write_mask", "read_mask", "read_mask_values", "list_mask_files"]
+__all__ = ["MASK_EXTENSIONS", "encode_mask_png", "write_mask", "read_mask", "read_mask_values", "decode_mask_values",
+           "list_mask_files"]
 
 MASK_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
@@ -31,21 +33,25 @@ def write_mask(path: str | os.PathLike[str], mask: np.ndarray) -> bytes:
     return data
 
 
-def read_mask_values(path: str | os.PathLike[str]) -> np.ndarray:
+def read_mask_values(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> np.ndarray:
     """The raw 8-bit grey values of a mask file (colour files are converted to grey).
 
     Raises:
+        PixelLimitError: the image is above the pixel limit (:func:`inpaint_core.images.max_pixels_limit`),
+            refused before decoding.
         ValueError: the file is missing or not a readable image.
     """
-    import cv2
-
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"mask file {str(path)!r} does not exist")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ValueError(f"cannot read {str(path)!r} as an image")
+    return decode_mask_values(np.fromfile(path, dtype=np.uint8), what=str(path), max_pixels=max_pixels)
+
+
+def decode_mask_values(data: np.ndarray, *, what: str, max_pixels: int | None = None) -> np.ndarray:
+    """:func:`read_mask_values` of a file's bytes already read (uint8 array); ``what`` names it in messages."""
+    import cv2
+
+    image = decode_image(data, flags=cv2.IMREAD_UNCHANGED, what=what, max_pixels=max_pixels)
     if image.ndim == 3:
         if image.shape[2] == 4:
             image = image[..., :3]
@@ -53,11 +59,12 @@ def read_mask_values(path: str | os.PathLike[str]) -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image // 257).astype(np.uint8)
     elif image.dtype != np.uint8:
-        raise ValueError(f"{str(path)!r}: unsupported pixel type {image.dtype}")
+        raise ValueError(f"{what!r}: unsupported pixel type {image.dtype}")
     return image
 
 
-def read_mask(path: str | os.PathLike[str], *, polarity: str = "hole-white") -> np.ndarray:
+def read_mask(path: str | os.PathLike[str], *, polarity: str = "hole-white",
+              max_pixels: int | None = None) -> np.ndarray:
     """Read a mask file as bool HxW, ``True`` = hole.
 
     Args:
@@ -65,9 +72,11 @@ def read_mask(path: str | os.PathLike[str], *, polarity: str = "hole-white") -> 
         polarity: ``"hole-white"`` (values >= 128 are holes, the NVIDIA convention) or ``"hole-black"``
             (values < 128 are holes). For a folder of unknown polarity decide it once per folder
             (``maskgen.layout.detect_polarity``), never per file.
+        max_pixels: the pixel limit (default: :func:`inpaint_core.images.max_pixels_limit`); a larger file
+            is refused (PixelLimitError) before decoding.
     """
     check_polarity(polarity, allow_auto=False)
-    return binarize(read_mask_values(path), polarity)
+    return binarize(read_mask_values(path, max_pixels=max_pixels), polarity)
 
 
 def list_mask_files(folder: Path) -> list[Path]:
