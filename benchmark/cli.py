@@ -67,7 +67,7 @@ def _report(info: dict, out: Path) -> None:
     for reason, count in reasons.most_common(5):
         click.echo(f"  failed ({count}): {reason}", err=True)
     if counts["ok"] == 0:
-        raise click.ClickException(f"no pair was scored: all {counts['pairs']} failed ({len(reasons)} distinct "
+        raise ValueError(f"no pair was scored: all {counts['pairs']} failed ({len(reasons)} distinct "
                                    f"reason{'s' if len(reasons) != 1 else ''}, listed above; details in {out / 'per_image.csv'})")
     click.echo(f"  L1 {overall['l1_mean']} %  L1(hole) {overall['l1_hole_mean']} %  PSNR {overall['psnr_mean']} dB"
                f"  SSIM {overall['ssim_mean']}  LPIPS {overall['lpips_mean'] or '-'}  FID {overall['fid'] or '-'}"
