@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from inpaint_core.cli import OneLineErrors, dataclass_options, options_from
+from inpaint_core.cli import OneLineErrors, dataclass_options, options_from, version_option
 
 from .runner import RunSettings
 from .setmetrics import SetMetricOptions
@@ -16,6 +16,7 @@ __all__ = ["main"]
 
 
 @click.group(cls=OneLineErrors)
+@version_option()
 def main() -> None:
     """Score inpainting models per hole-ratio bucket and publish a leaderboard."""
 

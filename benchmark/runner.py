@@ -46,6 +46,7 @@ from inpaint_core.dataset import Dataset
 from inpaint_core.files import atomic_write_text, sha256_file, write_png
 from inpaint_core.images import discover_images, load_image, sample_row, write_rgb_png
 from inpaint_core.maskio import read_mask
+from inpaint_core.outdir import FolderLock
 from inpaint_core.versions import software_versions
 
 from . import __version__
@@ -504,17 +505,21 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
               ) -> dict[str, object]:
     """Score every pending pair with ``provider``'s outputs and write the run folder; returns ``run.json``.
 
+    The run folder is locked (:class:`~inpaint_core.outdir.FolderLock`) for the whole run: a second run
+    into the same folder is refused while this one lives.
+
     Args:
         provider: see :class:`OutputProvider`; wrap a plain function in :class:`CallableProvider`.
         model: what ``run.json`` records about the model (``name``, ``kind``, ``spec``, ...).
         set_metrics: LPIPS per pair and FID per cell, when their networks are loaded.
     """
-    plan = plan_run(prepared, out, model, overwrite=overwrite)
-    if plan.finished is not None:
-        return plan.finished
-    fid = set_metrics is not None and set_metrics.inception is not None
-    accumulator = resumed_accumulator(plan, fid=fid)
-    feed = OutputFeed(prepared, provider)
-    feed.prepare(plan.pending)
-    score_pending(plan, feed, accumulator, set_metrics=set_metrics, progress=progress)
-    return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)
+    with FolderLock(out, purpose=f"benchmark run of {model.get('name')}"):
+        plan = plan_run(prepared, out, model, overwrite=overwrite)
+        if plan.finished is not None:
+            return plan.finished
+        fid = set_metrics is not None and set_metrics.inception is not None
+        accumulator = resumed_accumulator(plan, fid=fid)
+        feed = OutputFeed(prepared, provider)
+        feed.prepare(plan.pending)
+        score_pending(plan, feed, accumulator, set_metrics=set_metrics, progress=progress)
+        return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)

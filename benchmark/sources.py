@@ -233,16 +233,19 @@ def export_inputs(prepared: Prepared, out: Path) -> int:
     """Write ``inputs/<pair_id>.png``, ``masks/<pair_id>.png``, ``pairs.csv`` and ``export.json`` (what the
     pairs are: :meth:`Prepared.export_record`) for a model run elsewhere. A previous export in ``out`` (its
     ``export.json`` present) has its ``inputs/`` and ``masks/`` replaced; anything else there is kept."""
-    if (out / EXPORT_RECORD).is_file():
-        for name in _EXPORT_FOLDERS:
-            shutil.rmtree(out / name, ignore_errors=True)
-        (out / EXPORT_RECORD).unlink()
-    for pair in prepared.pairs:
-        mask = prepared.mask(pair)
-        write_rgb_png(out / "inputs" / f"{pair.pair_id}.png", masked_input(prepared.image(pair.image), mask))
-        write_mask(out / "masks" / f"{pair.pair_id}.png", mask)
-    atomic_write_bytes(out / "pairs.csv", pairs_csv(prepared.pairs).encode())
-    atomic_write_text(out / EXPORT_RECORD, json.dumps(prepared.export_record(), indent=2) + "\n")
+    from inpaint_core.outdir import FolderLock
+
+    with FolderLock(out, purpose="benchmark export-inputs"):
+        if (out / EXPORT_RECORD).is_file():
+            for name in _EXPORT_FOLDERS:
+                shutil.rmtree(out / name, ignore_errors=True)
+            (out / EXPORT_RECORD).unlink()
+        for pair in prepared.pairs:
+            mask = prepared.mask(pair)
+            write_rgb_png(out / "inputs" / f"{pair.pair_id}.png", masked_input(prepared.image(pair.image), mask))
+            write_mask(out / "masks" / f"{pair.pair_id}.png", mask)
+        atomic_write_bytes(out / "pairs.csv", pairs_csv(prepared.pairs).encode())
+        atomic_write_text(out / EXPORT_RECORD, json.dumps(prepared.export_record(), indent=2) + "\n")
     return len(prepared.pairs)
 
 

@@ -426,3 +426,35 @@ def test_a_row_cut_by_a_full_disk_is_dropped_before_appending(data: dict[str, Pa
     cut.write_bytes(b"a,b\n1,2\n3,")
     drop_cut_line(cut)
     assert cut.read_bytes() == b"a,b\n1,2\n"
+
+
+def test_one_run_at_a_time_in_a_run_folder(data: dict[str, Path], tmp_path: Path) -> None:
+    from benchmark.runner import CallableProvider, score_run
+    from inpaint_core.outdir import FolderBusyError
+
+    prepared = prepare(RunSettings(masks=data["masks"], images=data["images"], per_cell=1))
+    model = {"name": "flat", "kind": "python", "spec": "test"}
+    refusals: list[str] = []
+
+    def second_run_meanwhile(pair, image, mask):  # noqa: ANN001
+        if not refusals:
+            with pytest.raises(FolderBusyError) as caught:
+                score_run(prepared, tmp_path / "run", CallableProvider(lambda p, i, m: (i, 0.0)), model=model)
+            refusals.append(str(caught.value))
+        return np.full_like(image, 100), 0.5
+
+    info = score_run(prepared, tmp_path / "run", CallableProvider(second_run_meanwhile), model=model)
+    assert info["counts"]["ok"] == 12 and len(refusals) == 1
+    assert f"pid {os.getpid()}" in refusals[0] and "benchmark run of flat" in refusals[0]
+    assert not (tmp_path / "run" / ".lock").exists()
+
+
+def test_every_option_has_help_and_there_is_a_version() -> None:
+    import click
+
+    for name, command in main.commands.items():
+        for parameter in command.params:
+            if isinstance(parameter, click.Option):
+                assert parameter.help, f"benchmark {name} {parameter.opts[0]} has no help text"
+    version = CliRunner().invoke(main, ["--version"], prog_name="benchmark")
+    assert version.exit_code == 0 and version.output.startswith("benchmark 0.")
