@@ -7,7 +7,7 @@ import click
 
 from inpaint_core.cli import OneLineErrors, dataclass_options, options_from
 
-from .train import TrainOptions
+from .train import TrainOptions, summary_line
 from .train import train as run_training
 
 __all__ = ["main"]
@@ -20,11 +20,12 @@ def main() -> None:
 
 @main.command()
 @dataclass_options(TrainOptions)
-def train(**params: Any) -> None:
+@click.option("--overwrite", is_flag=True, help="Start afresh in an --out that holds a run with other options "
+              "(its checkpoints, samples and log are deleted).")
+def train(overwrite: bool, **params: Any) -> None:
     """Train (or resume: run the same command again) the PConv U-Net; multi-GPU with torchrun."""
-    summary = run_training(options_from(TrainOptions, params))
-    click.echo(f"stopped at step {summary['step']} (started at {summary['start_step']}); last loss "
-               f"{summary.get('last_loss', float('nan')):.4f}; validation {summary.get('validation', {})}")
+    summary = run_training(options_from(TrainOptions, params), overwrite=overwrite)
+    click.echo(summary_line(summary))
 
 
 if __name__ == "__main__":  # pragma: no cover - torchrun -m pconv_baseline.cli train ...

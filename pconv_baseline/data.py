@@ -7,6 +7,7 @@ number of data-loader workers.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +32,26 @@ def split_images(folder: Path, *, val_count: int, seed: int) -> tuple[list[str],
     return [p for p in images if p not in held], [p for p in images if p in held]
 
 
-def mask_paths(dataset: Path, split: str) -> list[Path]:
-    """Masks of a split of a maskgen dataset (``train`` falls back to ``test`` when the dataset has none)."""
+def mask_paths(dataset: Path, split: str, *, allow_test: bool = False) -> list[Path]:
+    """Masks of a split of a maskgen dataset.
+
+    A dataset without a ``train`` split is refused for training, unless ``allow_test`` (then its test masks
+    are used, with a warning: validation then scores masks the network has trained on).
+
+    Raises:
+        ValueError: the split is empty (one line, with what to do).
+    """
     masks = Dataset(dataset)
     chosen = [masks.path(r) for r in masks.records(split)]
-    if not chosen and split == "train":
+    if not chosen and split == "train" and allow_test:
+        warnings.warn(f"mask dataset {str(dataset)!r} has no training split: training on its test masks "
+                      "(--allow-test-masks); validation scores masks seen in training", stacklevel=2)
         chosen = [masks.path(r) for r in masks.records("test")]
+    if not chosen and split == "train":
+        raise ValueError(f"mask dataset {str(dataset)!r} has no training masks; build one with a training split "
+                         "('maskgen build --train-count N'), or give --allow-test-masks to train on its test masks")
     if not chosen:
-        raise ValueError(f"mask dataset {dataset} has no {split} masks")
+        raise ValueError(f"mask dataset {str(dataset)!r} has no {split} masks")
     return chosen
 
 

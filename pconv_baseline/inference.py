@@ -1,16 +1,17 @@
 """The ``pconv_baseline`` inpainter for the benchmark: a trained PConv U-Net, GPU when there is one."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 __all__ = ["PConvInpainter"]
 
 
 class PConvInpainter:
-    """``benchmark run --model pconv_baseline --weights RUN/checkpoints/last.pt``.
+    """``benchmark run --model pconv_baseline --weights RUN/checkpoints/weights.pt``.
 
+    ``weights``: the inference file ``weights.pt`` that ``pconv-baseline train`` writes beside its checkpoints
+    (float16 parameters, widened to float32 here), a full ``step_*.pt`` checkpoint, or a bare state dict; read
+    with ``weights_only=True``, so a file that would run code is refused (ValueError, one line).
     Any image size: the input is padded (reflect) to the network's multiple and the output cropped back.
     ``inpaint_batch`` runs whole batches (``--batch-size``).
     """
@@ -20,17 +21,17 @@ class PConvInpainter:
     def __init__(self, weights: str | None = None, device: str | None = None) -> None:
         import torch
 
+        from .checkpoint import load_model_weights, read_model_weights
         from .network import PConvUNet
 
         if not weights:
-            raise ValueError("model 'pconv_baseline' needs --weights PATH (a checkpoint of 'pconv-baseline train')")
-        if not Path(weights).is_file():
-            raise ValueError(f"weights file {weights!r} does not exist")
-        state = torch.load(weights, map_location="cpu", weights_only=False)
+            raise ValueError("model 'pconv_baseline' needs --weights PATH (RUN/checkpoints/weights.pt of "
+                             "'pconv-baseline train')")
+        state, levels = read_model_weights(weights, what="--weights")
         self.weights_path = str(weights)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.net = PConvUNet(levels=int(state.get("levels", 8)))
-        self.net.load_state_dict(state["model"] if "model" in state else state)
+        self.net = PConvUNet(levels=levels)
+        load_model_weights(self.net, state, what=f"--weights {str(weights)!r}")
         self.net.to(self.device).eval()
 
     def inpaint_batch(self, images, masks):

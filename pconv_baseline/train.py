@@ -1,25 +1,29 @@
 """Training the PConv U-Net: stage 1 (lr 2e-4, batch norm on) and stage 2 (lr 5e-5, encoder batch norm
-frozen), checkpoints with exact resume, validation with the benchmark's metrics, sample grids, CSV log,
-and DDP under ``torchrun`` (NCCL on GPUs, gloo on CPUs).
+frozen, started from stage 1's weights), checkpoints with exact resume, validation with the benchmark's
+metrics, sample grids, CSV log, and DDP under ``torchrun`` (NCCL on GPUs, gloo on CPUs).
 
-:func:`train` wires the stages: :func:`setup_session` (process group, device, data, validation pairs, model,
-loss, optimiser, resume from ``last.pt``, DDP / compile wrapping, loader) -> :func:`run_steps` (one
-:func:`training_step` per batch, then :func:`validate_if_due`, the :class:`TrainingLog` row and
-:func:`checkpoint_if_due`).
+:func:`train` wires the stages: :func:`setup_session` (process group, run folder check, device, data,
+validation pairs, model, loss, optimiser, resume from the newest checkpoint, DDP / compile wrapping, loader)
+-> :func:`run_steps` (one :func:`training_step` per batch, then :func:`validate_if_due`, the
+:class:`TrainingLog` row and :func:`checkpoint_if_due`).
 
-Checkpoint (``RUN/checkpoints/step_XXXXXXX.pt`` and ``last.pt``): model, optimiser, grad scaler, step,
-stage, options and the RNG states of torch (CPU and CUDA), numpy and python. Batches are a pure function
-of (seed, step) (:mod:`.data`, whose randomness comes from :mod:`inpaint_core.seeds` streams), so a resumed
-run continues exactly where it stopped.
+Checkpoints (:mod:`.checkpoint`): ``RUN/checkpoints/step_XXXXXXX.pt`` (the full training state; the
+``keep_checkpoints`` newest are kept) and ``weights.pt`` (the newest model alone, float16, for inference and
+``--init``). Batches are a pure function of (seed, step) (:mod:`.data`, whose randomness comes from
+:mod:`inpaint_core.seeds` streams), so a resumed run continues exactly where it stopped.
+
+A run folder belongs to one set of options (``options.json``): running again with the same options resumes;
+other options are refused (one line naming them) unless ``overwrite`` starts the run afresh. Only
+:data:`RESUMABLE_CHANGES` may differ: they change how long or where a run goes, not what it learns.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
-import random
+import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +32,29 @@ import numpy as np
 import torch
 
 from inpaint_core.cli import cli_help
+from inpaint_core.files import atomic_write_text, read_json
 from inpaint_core.seeds import VALIDATION_STREAMS
 
+from .checkpoint import (WEIGHTS_NAME, atomic_torch_save, inference_state, latest_checkpoint, load_model_weights,
+                         prune_checkpoints, read_checkpoint, read_model_weights, remove_temporaries, set_rng_state,
+                         training_state)
 from .data import TrainData, mask_paths, split_images, validation_masks
 from .loss import PConvLoss, load_vgg16
 from .network import PConvUNet, levels_for_size
 
 __all__ = ["TrainOptions", "TrainingSession", "TrainingLog", "setup_session", "run_steps", "training_step",
-           "validate_if_due", "checkpoint_if_due", "save_checkpoint", "train", "STAGE_LEARNING_RATES"]
+           "validate_if_due", "checkpoint_if_due", "save_checkpoint", "train", "summary_line", "changed_options",
+           "STAGE_LEARNING_RATES", "RESUMABLE_CHANGES", "MIN_SIZE"]
 
 STAGE_LEARNING_RATES = {1: 2e-4, 2: 5e-5}
 LOG_FIELDS = ("step", "loss", "valid", "hole", "perceptual", "style_out", "style_comp", "tv", "lr", "images_per_s",
               "val_l1", "val_psnr", "val_ssim")
+MIN_SIZE = 64
+# options a resumed run may change: how long it trains, where and how often it writes, how data is loaded;
+# none of them changes what a given step computes (batches are a function of seed and step)
+RESUMABLE_CHANGES = frozenset({"steps", "workers", "device", "checkpoint_every", "keep_checkpoints",
+                               "validate_every", "download_weights", "out"})
+_RUN_FILES = ("checkpoints", "samples", "tensorboard", "train_log.csv", "options.json")
 
 
 class _IntChoice(click.Choice):
@@ -67,18 +82,19 @@ class TrainOptions:
     stage: int = field(default=1, metadata=cli_help(
         "1: lr 2e-4, batch norm on; 2: lr 5e-5, encoder batch norm frozen.", type=_IntChoice(1, 2)))
     init: str | None = field(default=None, metadata=cli_help(  # weights to start from (stage 2 from stage 1)
-        "Checkpoint to start from (stage 2).", type=click.Path(exists=True, dir_okay=False)))
+        "Weights to start from: RUN/checkpoints/weights.pt or a step_*.pt of a run at the same size "
+        "(required for stage 2).", type=click.Path(exists=True, dir_okay=False)))
     steps: int = field(default=1000, metadata=cli_help(""))
     batch_size: int = field(default=6, metadata=cli_help("Global batch (split over torchrun processes)."))
-    size: int = field(default=256, metadata=cli_help("", type=_IntChoice(256, 512)))
+    size: int = field(default=256, metadata=cli_help(f"Training crop side: a power of two >= {MIN_SIZE}."))
     lr: float | None = field(default=None, metadata=cli_help("Override the stage's learning rate."))
     seed: int = field(default=0, metadata=cli_help(""))
     bf16: bool = field(default=False, metadata=cli_help("bf16 autocast.", flag=True))
     channels_last: bool = field(default=False, metadata=cli_help("", flag=True))
     compile: bool = field(default=False, metadata=cli_help("torch.compile the network.", flag=True))
     checkpoint_every: int = field(default=500, metadata=cli_help(""))
-    keep_checkpoints: int = field(default=0, metadata=cli_help(
-        "Keep the N newest checkpoints/step_*.pt (0 = all; last.pt is always kept)."))
+    keep_checkpoints: int = field(default=3, metadata=cli_help(
+        "Keep the N newest full checkpoints checkpoints/step_*.pt (0 = all)."))
     validate_every: int = field(default=500, metadata=cli_help(""))
     val_images: int = field(default=8, metadata=cli_help("Images held out for validation."))
     val_masks: int = 24  # test-split masks for validation, spread over every cell (not on the command line)
@@ -90,6 +106,22 @@ class TrainOptions:
     no_perceptual: bool = field(default=False, metadata=cli_help(
         "Train without the perceptual and style terms (no VGG16).", flag=True))
     device: str | None = field(default=None, metadata=cli_help(""))
+    allow_test_masks: bool = field(default=False, metadata=cli_help(
+        "Train on the test masks when the mask dataset has no training split (recorded in options.json; "
+        "validation then uses masks seen in training).", flag=True))
+
+    def __post_init__(self) -> None:
+        if self.size < MIN_SIZE or self.size & (self.size - 1):
+            raise ValueError(f"--size {self.size}: the training size must be a power of two >= {MIN_SIZE} "
+                             "(64, 128, 256, 512, 1024, ...)")
+        if self.stage == 2 and not self.init:
+            raise ValueError("stage 2 fine-tunes a stage-1 model: give --init RUN/checkpoints/weights.pt (or a "
+                             "step_*.pt) of the stage-1 run")
+        for name in ("steps", "batch_size", "checkpoint_every", "validate_every", "val_images"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.keep_checkpoints < 0:
+            raise ValueError(f"--keep-checkpoints must be 0 (keep all) or more, got {self.keep_checkpoints}")
 
 
 class _StepBatches(torch.utils.data.Dataset):
@@ -100,7 +132,7 @@ class _StepBatches(torch.utils.data.Dataset):
         self.local = data.batch_size // world
 
     def __len__(self) -> int:
-        return self.stop - self.start
+        return max(0, self.stop - self.start)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         step = self.start + index
@@ -127,7 +159,7 @@ class TrainingSession:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     lr: float
-    start: int  # the step the run starts from (0, or the step of last.pt)
+    start: int  # the step the run starts from (0, or the step of the newest checkpoint)
     loader: torch.utils.data.DataLoader
     val_pairs: list[tuple[np.ndarray, np.ndarray]]
 
@@ -162,8 +194,8 @@ def _training_data(options: TrainOptions) -> tuple[TrainData, list[tuple[np.ndar
     """The training batches and the fixed validation pairs (held-out images x test-split masks)."""
     images, masks = Path(options.images), Path(options.masks)
     train_images, val_images = split_images(images, val_count=options.val_images, seed=options.seed)
-    data = TrainData(images, train_images, mask_paths(masks, "train"), options.size, options.batch_size,
-                     options.seed)
+    train_masks = mask_paths(masks, "train", allow_test=options.allow_test_masks)
+    data = TrainData(images, train_images, train_masks, options.size, options.batch_size, options.seed)
     val_masks = validation_masks(masks, options.val_masks)
     val_data = TrainData(images, val_images, val_masks, options.size, 1, options.seed, streams=VALIDATION_STREAMS)
     return data, [val_data.sample(0, k) for k in range(len(val_masks))]
@@ -174,9 +206,10 @@ def _build_model(options: TrainOptions, device: torch.device, rank: int) -> PCon
     # gives each process its own stream, and DDP broadcasts rank 0's weights, so all ranks start equal.
     # numpy randomness never comes from global state: the batches draw from inpaint_core.seeds streams.
     torch.manual_seed(options.seed + rank)
-    model = PConvUNet(levels=levels_for_size(options.size)).to(device)
+    model = PConvUNet(levels=levels_for_size(options.size))
     if options.init:
-        model.load_state_dict(torch.load(options.init, map_location="cpu", weights_only=False)["model"])
+        _load_init(model, options)
+    model = model.to(device)
     if options.stage == 2:
         model.freeze_encoder_batch_norm()
     if options.channels_last:
@@ -184,16 +217,70 @@ def _build_model(options: TrainOptions, device: torch.device, rank: int) -> PCon
     return model
 
 
-def _resume(path: Path, model: PConvUNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> int:
-    """Load ``last.pt`` when there is one (model, optimiser, scaler, RNG states); returns its step, else 0."""
-    if not path.is_file():
+def _sizes_of(levels: int) -> str:
+    return f"size {2 ** (levels + 1)}" if levels < 8 else "size 512 or more"
+
+
+def _load_init(model: PConvUNet, options: TrainOptions) -> None:
+    """Start from the weights of ``--init``; one-line ValueError when they are of another size or network."""
+    what = f"--init {options.init!r}"
+    weights, levels = read_model_weights(options.init, what="--init")
+    if levels != model.levels:
+        raise ValueError(f"{what} holds a {levels}-level network ({_sizes_of(levels)}), but --size {options.size} "
+                         f"needs {model.levels} levels; give weights trained at --size {options.size}")
+    load_model_weights(model, weights, what=what)
+
+
+def _resume(folder: Path, model: PConvUNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> int:
+    """Load the newest checkpoint of ``folder`` when there is one (model, optimiser, scaler, RNG states);
+    returns its step, else 0."""
+    path = latest_checkpoint(folder)
+    if path is None:
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
+    state = read_checkpoint(path)
+    load_model_weights(model, state["model"], what=f"checkpoint {str(path)!r}")
     optimizer.load_state_dict(state["optimizer"])
     scaler.load_state_dict(state["scaler"])
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     return int(state["step"])
+
+
+def changed_options(previous: dict[str, Any], options: TrainOptions) -> list[str]:
+    """Names of the options that differ from ``previous`` (a run's ``options.json``), but for
+    :data:`RESUMABLE_CHANGES`; an option ``previous`` lacks (an older run) counts with its default."""
+    defaults = {item.name: item.default for item in fields(TrainOptions)}
+    return [name for name, value in asdict(options).items()
+            if name not in RESUMABLE_CHANGES and previous.get(name, defaults.get(name)) != value]
+
+
+def _check_run_folder(out: Path, options: TrainOptions, *, overwrite: bool) -> None:
+    """Refuse a run folder of other options (unless ``overwrite``), naming the differing options."""
+    previous = read_json(out / "options.json")
+    if overwrite or not isinstance(previous, dict):
+        return
+    changed = changed_options(previous, options)
+    if changed:
+        listed = ", ".join(f"--{name.replace('_', '-')} {previous.get(name)!r} -> {getattr(options, name)!r}"
+                           for name in changed)
+        raise ValueError(f"{str(out)!r} holds a run with other options ({listed}); give the same options to "
+                         "resume it, --overwrite to start it afresh, or another --out")
+
+
+def _prepare_run_folder(out: Path, options: TrainOptions, *, overwrite: bool, rank: int, world: int) -> None:
+    """Check ``out`` (every process), then on rank 0 clear it (``overwrite``) and drop temporary files a killed
+    run left; all processes wait for that."""
+    _check_run_folder(out, options, overwrite=overwrite)
+    if rank == 0:
+        if overwrite:
+            for name in _RUN_FILES:
+                path = out / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+        remove_temporaries(out / "checkpoints")
+    if world > 1:
+        torch.distributed.barrier()
 
 
 def _wrap(model: PConvUNet, options: TrainOptions, world: int, local_rank: int, device: torch.device) -> torch.nn.Module:
@@ -205,9 +292,16 @@ def _wrap(model: PConvUNet, options: TrainOptions, world: int, local_rank: int, 
     return network
 
 
-def setup_session(options: TrainOptions) -> TrainingSession:
-    """Everything a run needs, resumed from ``OUT/checkpoints/last.pt`` when it exists."""
+def setup_session(options: TrainOptions, *, overwrite: bool = False) -> TrainingSession:
+    """Everything a run needs, resumed from the newest ``OUT/checkpoints/step_*.pt`` when there is one.
+
+    Raises:
+        ValueError: ``OUT`` holds a run with other options (and not ``overwrite``), ``--init`` does not fit,
+            a checkpoint is refused, the mask dataset has no training split (without ``allow_test_masks``).
+    """
     world, rank, local_rank = _init_distributed(options)
+    out = Path(options.out)
+    _prepare_run_folder(out, options, overwrite=overwrite, rank=rank, world=world)
     device = _pick_device(options, local_rank)
     data, val_pairs = _training_data(options)
     model = _build_model(options, device, rank)
@@ -216,14 +310,13 @@ def setup_session(options: TrainOptions) -> TrainingSession:
     lr = options.lr if options.lr is not None else STAGE_LEARNING_RATES[options.stage]
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling; kept for fp16 forks
-    out = Path(options.out)
-    start = _resume(out / "checkpoints" / "last.pt", model, optimizer, scaler)
+    start = _resume(out / "checkpoints", model, optimizer, scaler)
     network = _wrap(model, options, world, local_rank, device)
     loader = torch.utils.data.DataLoader(_StepBatches(data, start, options.steps, rank, world), batch_size=None,
                                          num_workers=options.workers, pin_memory=device.type == "cuda")
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "options.json").write_text(json.dumps(asdict(options), indent=2))
+        atomic_write_text(out / "options.json", json.dumps(asdict(options), indent=2) + "\n")
     return TrainingSession(options=options, world=world, rank=rank, device=device, out=out, model=model,
                            network=network, criterion=criterion, optimizer=optimizer, scaler=scaler, lr=lr,
                            start=start, loader=loader, val_pairs=val_pairs)
@@ -275,9 +368,11 @@ def run_steps(session: TrainingSession, log: TrainingLog, *, progress: bool = Tr
         session.model.freeze_encoder_batch_norm()
     throughput = _Throughput(options.batch_size, session.start)
     step = session.start
+    began = time.perf_counter()
     for images, valid in session.loader:
         loss, terms = training_step(session, images, valid)
         step += 1
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
         bar.update(1)
         row: dict[str, object] = {"step": step, "loss": loss, "lr": session.lr, **terms}
         summary["last_loss"] = loss
@@ -289,8 +384,33 @@ def run_steps(session: TrainingSession, log: TrainingLog, *, progress: bool = Tr
         if step >= options.steps:
             break
     bar.close()
-    summary["step"] = step
+    seconds = time.perf_counter() - began
+    summary.update(step=step, steps=options.steps, seconds=seconds,
+                   images_per_s=(step - session.start) * options.batch_size / seconds if seconds > 0 else 0.0,
+                   checkpoint=str(latest_checkpoint(session.out / "checkpoints") or ""),
+                   weights=str(session.out / "checkpoints" / WEIGHTS_NAME))
     return summary
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest:.0f} s" if minutes else f"{rest:.1f} s"
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The one line ``pconv-baseline train`` prints at the end: steps, time, images/s, final loss, validation,
+    where the checkpoint and the inference weights are."""
+    start, step, steps = summary["start_step"], summary["step"], summary["steps"]
+    if step == start:
+        return (f"nothing to train: the run is at step {step} of --steps {steps} (give a larger --steps to train "
+                f"further); checkpoint {summary.get('checkpoint') or 'none'}, weights {summary['weights']}")
+    validation = summary.get("validation") or {}
+    checked = (f"; validation L1 {validation['l1']:.2f} %, PSNR {validation['psnr']:.2f} dB, SSIM "
+               f"{validation['ssim']:.3f}") if validation else ""
+    return (f"trained steps {start + 1}-{step} of {steps} in {_duration(summary['seconds'])} "
+            f"({summary['images_per_s']:.2f} images/s); final loss {summary['last_loss']:.4f}{checked}; "
+            f"checkpoint {summary['checkpoint']}, weights {summary['weights']}")
 
 
 # ------------------------------------------------------------------------------ validation, checkpoints
@@ -313,16 +433,28 @@ def validate_if_due(session: TrainingSession, step: int, row: dict[str, object],
 
 
 def checkpoint_if_due(session: TrainingSession, step: int) -> None:
-    """Every ``checkpoint_every`` steps and at the end (rank 0): ``step_XXXXXXX.pt`` and ``last.pt``, then
-    the oldest ``step_*.pt`` beyond ``keep_checkpoints`` are deleted."""
+    """Every ``checkpoint_every`` steps and at the end (rank 0): :func:`save_checkpoint`."""
     options = session.options
-    if not (session.main_process and _due(step, options.checkpoint_every, options.steps)):
-        return
+    if session.main_process and _due(step, options.checkpoint_every, options.steps):
+        save_checkpoint(session, step)
+
+
+def save_checkpoint(session: TrainingSession, step: int) -> Path:
+    """``checkpoints/step_XXXXXXX.pt`` (full state) and ``checkpoints/weights.pt`` (the model, float16), then
+    the oldest ``step_*.pt`` beyond ``keep_checkpoints`` are deleted; returns the full checkpoint's path.
+
+    Raises:
+        OSError: a file could not be written (a full disk): one line; no temporary file is left.
+    """
+    options, model = session.options, _unwrap(session.network)
     folder = session.out / "checkpoints"
-    for path in (folder / f"step_{step:07d}.pt", folder / "last.pt"):
-        save_checkpoint(path, session.network, session.optimizer, session.scaler, step, options)
-    if options.keep_checkpoints > 0:
-        _prune_checkpoints(folder, options.keep_checkpoints)
+    path = folder / f"step_{step:07d}.pt"
+    atomic_torch_save(training_state(model, session.optimizer, session.scaler, step=step, options=asdict(options)),
+                      path)
+    atomic_torch_save(inference_state(model, step=step, stage=options.stage, size=options.size),
+                      folder / WEIGHTS_NAME)
+    prune_checkpoints(folder, options.keep_checkpoints)
+    return path
 
 
 def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], device: torch.device,
@@ -351,41 +483,9 @@ def _validate(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]]
     return metrics.compute(), grids
 
 
-def _rng_state() -> dict[str, object]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, object]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _unwrap(model: torch.nn.Module) -> PConvUNet:
     model = getattr(model, "module", model)
     return getattr(model, "_orig_mod", model)
-
-
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scaler: torch.amp.GradScaler, step: int, options: TrainOptions) -> None:
-    state = {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-             "step": step, "stage": options.stage, "levels": _unwrap(model).levels, "options": asdict(options),
-             "rng": _rng_state()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
-
-
-def _prune_checkpoints(folder: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest ``step_*.pt`` files (numbered, so the name orders them)."""
-    for stale in sorted(folder.glob("step_*.pt"))[:-keep]:
-        stale.unlink()
 
 
 def _write_grid(path: Path, rows: list[np.ndarray]) -> None:
@@ -445,9 +545,12 @@ class TrainingLog:
 # ---------------------------------------------------------------------------------------------- train
 
 
-def train(options: TrainOptions, *, progress: bool = True) -> dict[str, object]:
-    """Train (or resume) into ``options.out``; returns a summary with the last losses and validation."""
-    session = setup_session(options)
+def train(options: TrainOptions, *, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) into ``options.out``; returns a summary (see :func:`summary_line`).
+
+    ``overwrite``: start afresh in a run folder of other options (its checkpoints, samples and log are deleted).
+    """
+    session = setup_session(options, overwrite=overwrite)
     with TrainingLog(session.out, enabled=session.main_process) as log:
         summary = run_steps(session, log, progress=progress)
     if session.world > 1:

@@ -10,11 +10,26 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from bench_helpers import make_images, make_mask_dataset
+from bench_helpers import cell_mask, make_images, make_mask_dataset
+from inpaint_core.dataset import Dataset, MaskRecord, write_manifest
+from inpaint_core.files import encode_png, write_png
 from inpaint_core.nets.vgg import VGG16Features
 from pconv_baseline.loss import PConvLoss, load_vgg16
 from pconv_baseline.network import PConvUNet
 from pconv_baseline.train import TrainOptions, train
+
+
+def add_train_split(dataset: Path, count: int = 4) -> Path:
+    """Give a mask dataset of test masks only a training split of ``count`` masks."""
+    records = Dataset(dataset).records()
+    for index in range(count):
+        mask = cell_mask(index % 6, "BN"[index % 2], variant=index % 3)
+        png = encode_png(mask.astype(np.uint8) * 255)
+        relative = f"train/{index:06d}.png"
+        write_png(dataset / relative, mask.astype(np.uint8) * 255)
+        records.append(MaskRecord.of_mask(relative, "train", mask, png))
+    write_manifest(dataset, records)
+    return dataset
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +38,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(0)
     vgg = root / "vgg16-397923af.pth"
     torch.save({f"features.{k}": v for k, v in VGG16Features().state_dict().items()}, vgg)
-    return {"masks": make_mask_dataset(root), "images": make_images(root, count=4), "vgg": vgg, "root": root}
+    test_only = make_mask_dataset(root / "test_only")
+    return {"masks": add_train_split(make_mask_dataset(root)), "test_only_masks": test_only,
+            "images": make_images(root, count=4), "vgg": vgg, "root": root}
 
 
 def _options(setup: dict[str, Path], out: Path, **changes) -> TrainOptions:
     base = TrainOptions(images=str(setup["images"]), masks=str(setup["masks"]), out=str(out), steps=4, batch_size=2,
-                        size=32, checkpoint_every=2, validate_every=4, val_images=1, val_masks=2, workers=0,
+                        size=64, checkpoint_every=2, validate_every=4, val_images=1, val_masks=2, workers=0,
                         vgg_weights=str(setup["vgg"]), device="cpu")
     return replace(base, **changes)
 
@@ -71,18 +88,21 @@ def test_resume_gives_the_same_next_losses(setup: dict[str, Path], tmp_path: Pat
 
 
 def test_keep_checkpoints_deletes_all_but_the_newest(setup: dict[str, Path], tmp_path: Path) -> None:
-    train(_options(setup, tmp_path / "run", steps=3, checkpoint_every=1, validate_every=10, keep_checkpoints=2),
+    train(_options(setup, tmp_path / "run", steps=5, checkpoint_every=1, validate_every=10), progress=False)
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())  # default: the 3 newest
+    assert kept == ["step_0000003.pt", "step_0000004.pt", "step_0000005.pt", "weights.pt"]
+    train(_options(setup, tmp_path / "all", steps=3, checkpoint_every=1, validate_every=10, keep_checkpoints=0),
           progress=False)
-    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
-    assert kept == ["last.pt", "step_0000002.pt", "step_0000003.pt"]
+    kept = sorted(p.name for p in (tmp_path / "all" / "checkpoints").iterdir())
+    assert kept == ["step_0000001.pt", "step_0000002.pt", "step_0000003.pt", "weights.pt"]
 
 
 def test_stage_two_freezes_the_encoder_batch_norm(setup: dict[str, Path], tmp_path: Path) -> None:
     train(_options(setup, tmp_path / "s1", steps=2), progress=False)
-    first = torch.load(tmp_path / "s1" / "checkpoints" / "last.pt", weights_only=False)["model"]
-    train(_options(setup, tmp_path / "s2", stage=2, steps=2, init=str(tmp_path / "s1" / "checkpoints" / "last.pt")),
-          progress=False)
-    second = torch.load(tmp_path / "s2" / "checkpoints" / "last.pt", weights_only=False)
+    first = torch.load(tmp_path / "s1" / "checkpoints" / "step_0000002.pt", weights_only=True)["model"]
+    train(_options(setup, tmp_path / "s2", stage=2, steps=2,
+                   init=str(tmp_path / "s1" / "checkpoints" / "step_0000002.pt")), progress=False)
+    second = torch.load(tmp_path / "s2" / "checkpoints" / "step_0000002.pt", weights_only=True)
     assert second["stage"] == 2 and second["optimizer"]["param_groups"][0]["lr"] == 5e-5
     for key in ("encoder.1.bn.weight", "encoder.1.bn.running_mean"):
         assert torch.equal(first[key], second["model"][key])  # frozen
@@ -112,7 +132,7 @@ def test_two_process_ddp_with_gloo(setup: dict[str, Path], tmp_path: Path) -> No
         port = probe.getsockname()[1]
     options = _options(setup, tmp_path / "ddp", steps=2)
     mp.spawn(_ddp_worker, args=(options, port), nprocs=2, join=True)
-    assert (tmp_path / "ddp" / "checkpoints" / "last.pt").is_file()
+    assert (tmp_path / "ddp" / "checkpoints" / "step_0000002.pt").is_file()
     assert sorted(_losses(tmp_path / "ddp")) == [1, 2]
 
 
@@ -123,7 +143,7 @@ def test_pconv_inpainter_any_size_and_in_the_benchmark(setup: dict[str, Path], t
     from benchmark.inpainters import create_inpainter
 
     train(_options(setup, tmp_path / "run", steps=2), progress=False)
-    weights = tmp_path / "run" / "checkpoints" / "last.pt"
+    weights = tmp_path / "run" / "checkpoints" / "weights.pt"
     model = create_inpainter("pconv_baseline", weights=str(weights))
     image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     mask = np.zeros((50, 70), dtype=bool)
@@ -158,13 +178,16 @@ def test_cli_options_come_from_train_options(tmp_path: Path, monkeypatch: pytest
     import pconv_baseline.cli as cli
 
     seen: list[TrainOptions] = []
-    monkeypatch.setattr(cli, "run_training", lambda options: seen.append(options) or {"step": 0, "start_step": 0})
+    summary = {"step": 0, "start_step": 0, "steps": 1000, "weights": "w.pt"}
+    monkeypatch.setattr(cli, "run_training", lambda options, overwrite: seen.append(options) or summary)
     folders = ["--images", str(tmp_path), "--masks", str(tmp_path), "--out", str(tmp_path / "run")]
-    result = CliRunner().invoke(cli.main, ["train", *folders, "--stage", "2", "--size", "512", "--compile"])
+    init = tmp_path / "weights.pt"
+    init.touch()
+    result = CliRunner().invoke(cli.main, ["train", *folders, "--stage", "2", "--init", str(init), "--size", "512",
+                                           "--compile"])
     assert result.exit_code == 0, result.output
     assert seen[-1] == TrainOptions(images=str(tmp_path), masks=str(tmp_path), out=str(tmp_path / "run"), stage=2,
-                                    size=512, compile=True)
+                                    init=str(init), size=512, compile=True)
     result = CliRunner().invoke(cli.main, ["train", *folders[2:]])
     assert result.exit_code == 2 and "Missing option '--images'" in result.output
-    result = CliRunner().invoke(cli.main, ["train", *folders, "--size", "128"])
-    assert result.exit_code == 2 and len(seen) == 1
+    assert len(seen) == 1

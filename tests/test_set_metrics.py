@@ -48,7 +48,7 @@ def test_lpips_properties_and_loading(random_weights: dict[str, Path]) -> None:
     assert torch.allclose(model(first, first), torch.zeros(2))
     forward, backward = model(first, second), model(second, first)
     assert torch.allclose(forward, backward) and (forward > 0).all()  # lin weights are non-negative here
-    expected = torch.load(random_weights["lpips"])["lin2.model.1.weight"]
+    expected = torch.load(random_weights["lpips"], weights_only=True)["lin2.model.1.weight"]
     assert torch.equal(model.lin2.model[1].weight, expected)
     with pytest.raises(ValueError, match="lack"):
         model.load_lin({})
@@ -58,7 +58,7 @@ def test_fid_inception_loads_and_gives_pool3_features(random_weights: dict[str, 
     path, reason = locate_weights(FID_INCEPTION, random_weights["fid"])
     assert path == random_weights["fid"] and reason == ""
     model = FIDInception()
-    model.load_state_dict(torch.load(path))
+    model.load_state_dict(torch.load(path, weights_only=True))
     assert "Mixed_7c.branch_pool.conv.weight" in model.state_dict()
     features = model.features(torch.rand(2, 3, 64, 80))
     assert features.shape == (2, 2048) and (features >= 0).all()

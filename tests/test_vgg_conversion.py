@@ -56,7 +56,7 @@ def test_flax_hwio_kernels_become_torchvision_oihw_and_load(tmp_path: Path) -> N
     # the converted files load into the toolkit's networks (strict state-dict loading)
     torch.save(features, tmp_path / "vgg16_features.pth")
     torch.save(linear, tmp_path / "lpips_vgg_lin.pth")
-    VGG16Features().load_torchvision(torch.load(tmp_path / "vgg16_features.pth"))
+    VGG16Features().load_torchvision(torch.load(tmp_path / "vgg16_features.pth", weights_only=True))
     lpips = LPIPS.from_files(tmp_path / "vgg16_features.pth", tmp_path / "lpips_vgg_lin.pth")
     assert torch.equal(lpips.lin4.model[1].weight, linear["lin4.model.1.weight"])
 
