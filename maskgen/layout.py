@@ -5,28 +5,33 @@ k // 2; even blocks are border class B, odd blocks N (measured on all 12,000 fil
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
-import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from inpaint_core.buckets import CELLS, Cell, cell_of, cell_rank
 from inpaint_core.conventions import binarize, white_fraction
 from inpaint_core.dataset import DATASET_FORMAT, Dataset, MaskRecord
-from inpaint_core.files import atomic_write_bytes, natural_key, sha256_bytes, sha256_file
-from inpaint_core.maskio import list_mask_files, read_mask_values, write_mask
+from inpaint_core.files import atomic_write_bytes, atomic_write_text, natural_key, sha256_bytes
+from inpaint_core.maskio import decode_mask_values, list_mask_files, read_mask_values, write_mask
+from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, check_not_inside, remove_contents
 
-from .writer import finish_dataset
+from .writer import DATASET_MARKERS, EXPORT_MARKERS, finish_dataset
 
 __all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "LayoutError"]
 
 log = logging.getLogger(__name__)
 NVIDIA_NAME = re.compile(r"^(\d{5})\.png$")
+EXPORT_FORMAT = "maskgen-nvidia-export/1"
+IMPORT_MARKER = ".maskgen/import.json"  # written first by an import, removed once dataset.json is written
 
 
 class LayoutError(ValueError):
@@ -47,35 +52,66 @@ def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None 
 
     Each block holds the first ``per_cell`` masks (manifest order) of its cell; by default the size of the
     smallest cell, which must then be the same for all 12 (NVIDIA's layout has equal blocks). Files are
-    copied byte for byte; ``export.csv`` maps each name to its source row.
+    copied byte for byte; ``export.json`` (written first: the source dataset and its fingerprint) marks the
+    folder as an export, ``export.csv`` (written last) maps each name to its source row. ``out`` is locked
+    while it is written; ``overwrite`` clears it only if it is empty or an earlier export
+    (:data:`~maskgen.writer.EXPORT_MARKERS`), never the dataset or a folder holding it.
 
     Raises:
-        LayoutError: a cell is empty or smaller than ``per_cell``, or ``out`` is not empty.
+        LayoutError: a cell is empty or smaller than ``per_cell``.
+        ValueError: ``out`` is inside the dataset, is not empty (without ``overwrite``), or is not an export
+            (with ``overwrite``); FolderBusyError: another process writes ``out``.
     """
     dataset = Path(dataset)
     out = Path(out)
+    source = Dataset(dataset)
     by_cell: dict[str, list[MaskRecord]] = {cell.name: [] for cell in CELLS}
-    for record in Dataset(dataset).records("test", binned=True):
+    for record in source.records("test", binned=True):
         by_cell[record.cell].append(record)
     per_cell = _block_size(by_cell, per_cell)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise LayoutError(f"{str(out)!r} is not empty; use --overwrite or another folder")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_not_inside(out, [dataset], what="the dataset")
+    with FolderLock(out, purpose="maskgen export"):
+        _clear_output(out, overwrite=overwrite, markers=EXPORT_MARKERS, protected=[dataset], what="maskgen export",
+                      refuse_any=True)
+        atomic_write_text(out / "export.json", json.dumps({
+            "format": EXPORT_FORMAT, "layout": "nvidia", "dataset": str(dataset.resolve()),
+            "dataset_fingerprint": source.fingerprint, "block_size": per_cell, "files": 12 * per_cell,
+        }, indent=2) + "\n")
+        lines = _export_files(source, by_cell, per_cell, out)
+        atomic_write_text(out / "export.csv", "\n".join(lines) + "\n")
+    return {"files": 12 * per_cell, "block_size": per_cell}
+
+
+def _export_files(source: Dataset, by_cell: dict[str, list[MaskRecord]], per_cell: int, out: Path) -> list[str]:
+    """Copy the first ``per_cell`` masks of each cell to their NVIDIA names; the lines of ``export.csv``."""
     lines = ["name,block,cell,source,sha256"]
     digits = max(5, len(str(12 * per_cell - 1)))
     for cell in CELLS:
         for offset, row in enumerate(by_cell[cell.name][:per_cell]):
             number = cell.index * per_cell + offset
             name = f"{number:0{digits}d}.png"
-            data = (dataset / row.path).read_bytes()
+            data = source.path(row).read_bytes()
             if sha256_bytes(data) != row.sha256:
                 raise LayoutError(f"{row.path} does not match its sha256 in the manifest (changed on disk?)")
             atomic_write_bytes(out / name, data)
             lines.append(f"{name},{cell.index},{cell.name},{row.path},{row.sha256}")
-    (out / "export.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"files": 12 * per_cell, "block_size": per_cell}
+    return lines
+
+
+def _clear_output(out: Path, *, overwrite: bool, markers: Sequence[str], protected: Sequence[Path], what: str,
+                  refuse_any: bool) -> None:
+    """Make the locked folder ``out`` ready to write. Without ``overwrite``: refuse one that holds anything
+    (``refuse_any``) or one of ``markers``. With it: clear it, after :func:`check_can_clear` (only an empty
+    folder or one with ``markers``; never ``protected``, a parent of them, the working directory or home)."""
+    names = {entry.name for entry in out.iterdir()} - {LOCK_NAME} if out.is_dir() else set()
+    if not overwrite:
+        if names & set(markers) and not refuse_any:
+            raise LayoutError(f"{str(out)!r} already holds a {what}; use --overwrite or another folder")
+        if names and refuse_any:
+            raise LayoutError(f"{str(out)!r} is not empty; use --overwrite or another folder")
+        return
+    check_can_clear(out, markers=markers, protected=protected, what=what)
+    remove_contents(out)
 
 
 def _block_size(by_cell: dict[str, list[MaskRecord]], per_cell: int | None) -> int:
@@ -125,11 +161,13 @@ class _ImportSource:
 
 @dataclass
 class _Imported:
-    """The masks written by an import: their rows, cells, and what was noticed on the way."""
+    """What an import wrote: the rows, cells, unreadable files and what was noticed on the way (no pixels)."""
 
     rows: list[MaskRecord] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)  # per cell name, and "unbinned"
     mismatches: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    source_sha256: list[str] = field(default_factory=list)  # of every source file, in file order
     grey_files: int = 0
 
 
@@ -142,20 +180,45 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     when every file is named ``NNNNN.png``) the cell its number implies is compared, and disagreements are
     listed in ``dataset.json["layout_mismatches"]``.
 
+    Masks are streamed: read, checked and written one at a time (``polarity="auto"`` reads them once more
+    beforehand for their white fractions), so memory does not grow with the number of files. ``out`` is
+    locked while it is written; an import writes ``.maskgen/import.json`` before its first mask (removed
+    once ``dataset.json`` is written), so an interrupted import counts as a dataset for ``overwrite``, which
+    clears ``out`` only if it is empty or a maskgen dataset (:data:`~maskgen.writer.DATASET_MARKERS`) and
+    neither ``source`` nor a folder holding it.
+
     Args:
         block_size: NVIDIA block size; default: the file count / 12 when the names are exactly
             ``0 .. 12n-1``, else 1000 (NVIDIA's).
 
     Returns:
         The ``dataset.json`` content.
+
+    Raises:
+        ValueError: bad input; ``out`` inside ``source``, holding a dataset (without ``overwrite``) or
+            something else (with it); FolderBusyError: another process writes ``out``.
     """
     out = Path(out)
-    checked = _check_import(Path(source), out, layout, polarity, block_size, overwrite)
-    values, skipped = _read_values(checked)
-    detected = detect_polarity([white_fraction(v) for v in values if v is not None]) if polarity == "auto" \
-        else polarity
-    imported = _write_masks(checked, values, detected, out)
-    imported.rows.sort(key=lambda r: (cell_rank(r.cell), natural_key(str(r.source))))
+    checked = _check_import(Path(source), out, layout, polarity, block_size)
+    with FolderLock(out, purpose="maskgen import"):
+        _clear_output(out, overwrite=overwrite, markers=DATASET_MARKERS, protected=[checked.folder],
+                      what="maskgen dataset", refuse_any=False)
+        detected = detect_polarity(_white_fractions(checked)) if polarity == "auto" else polarity
+        atomic_write_text(out / IMPORT_MARKER, json.dumps({"imported_from": str(checked.folder.resolve()),
+                                                           "started": time.time()}) + "\n")
+        imported = _write_masks(checked, detected, out)
+        if not imported.rows:  # every file unreadable: nothing written
+            _drop_import_marker(out)
+            raise LayoutError(f"no readable mask under {str(checked.folder)!r}")
+        imported.rows.sort(key=lambda r: (cell_rank(r.cell), natural_key(str(r.source))))
+        info = finish_dataset(out, imported.rows, _import_description(checked, imported, polarity, detected))
+        _drop_import_marker(out)
+    return info
+
+
+def _import_description(checked: _ImportSource, imported: _Imported, polarity: str,
+                        detected: str) -> Callable[[str], dict[str, object]]:
+    """The ``dataset.json`` content of an import, given its fingerprint."""
 
     def describe(fingerprint: str) -> dict[str, object]:
         return {
@@ -171,16 +234,25 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
                        "test_total": sum(imported.counts.get(cell.name, 0) for cell in CELLS),
                        "unbinned": imported.counts.get("unbinned", 0)},
             "layout_mismatches": imported.mismatches,
-            "skipped": skipped,
-            "source_files_sha256": sha256_bytes("\n".join(sha256_file(p) for p in checked.files).encode()),
+            "skipped": imported.skipped,
+            "source_files_sha256": sha256_bytes("\n".join(imported.source_sha256).encode()),
         }
 
-    return finish_dataset(out, imported.rows, describe)
+    return describe
 
 
-def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
-                  overwrite: bool) -> _ImportSource:
-    """The mask files of ``source`` and their layout; clears ``out`` for ``overwrite``. LayoutError on bad input."""
+def _drop_import_marker(out: Path) -> None:
+    """Remove :data:`IMPORT_MARKER` (and its folder when nothing else is in it)."""
+    marker = out / IMPORT_MARKER
+    marker.unlink(missing_ok=True)
+    try:
+        marker.parent.rmdir()
+    except OSError:
+        pass
+
+
+def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None) -> _ImportSource:
+    """The mask files of ``source`` and their layout. ValueError on bad input or an ``out`` inside ``source``."""
     if not source.is_dir():
         raise LayoutError(f"mask folder {str(source)!r} does not exist or is not a folder")
     if layout not in ("auto", "nvidia", "folder"):
@@ -190,8 +262,7 @@ def _check_import(source: Path, out: Path, layout: str, polarity: str, block_siz
     files = list_mask_files(source)
     if not files:
         raise LayoutError(f"no image file under {str(source)!r}")
-    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
-        raise LayoutError("--out must not be the source folder or inside it")
+    check_not_inside(out, [source], what="the mask folder")
     if layout == "auto":
         layout = "nvidia" if all(NVIDIA_NAME.match(p.name) and p.parent == source for p in files) else "folder"
     if layout == "nvidia":
@@ -202,50 +273,58 @@ def _check_import(source: Path, out: Path, layout: str, polarity: str, block_siz
         if block_size is None:
             contiguous = numbers == list(range(len(numbers)))
             block_size = len(numbers) // 12 if contiguous and len(numbers) % 12 == 0 else 1000
-    if out.exists() and (out / "manifest.csv").exists() and not overwrite:
-        raise LayoutError(f"{str(out)!r} already holds a dataset; use --overwrite or another folder")
-    if out.exists() and overwrite:
-        for name in ("test", "pictures"):
-            shutil.rmtree(out / name, ignore_errors=True)
     return _ImportSource(source, files, layout, block_size if layout == "nvidia" else None)
 
 
-def _read_values(checked: _ImportSource) -> tuple[list[np.ndarray | None], list[dict[str, str]]]:
-    """The 8-bit values of every file (``None`` where unreadable) and the unreadable files with the reason."""
-    values: list[np.ndarray | None] = []
-    skipped: list[dict[str, str]] = []
+def _white_fractions(checked: _ImportSource) -> list[float]:
+    """The white fraction of every readable file, one file in memory at a time (unreadable files are left out
+    here and reported by :func:`_write_masks`). LayoutError when none is readable."""
+    fractions: list[float] = []
     for path in checked.files:
         try:
-            values.append(read_mask_values(path))
-        except ValueError as exc:
-            values.append(None)
-            skipped.append({"path": path.relative_to(checked.folder).as_posix(), "reason": str(exc)})
-    if all(value is None for value in values):
-        raise LayoutError(f"no readable mask under {str(checked.folder)!r}")
-    return values, skipped
-
-
-def _write_masks(checked: _ImportSource, values: Sequence[np.ndarray | None], polarity: str, out: Path) -> _Imported:
-    """Each readable file as a 255 = hole PNG under ``out/test/<cell>/`` (``unbinned`` outside all bins)."""
-    imported = _Imported()
-    for path, value in zip(checked.files, values):
-        if value is None:
+            fractions.append(white_fraction(read_mask_values(path)))
+        except ValueError:
             continue
-        if np.any((value > 0) & (value < 255)):
-            imported.grey_files += 1
-        mask = binarize(value, polarity)
-        cell = cell_of(mask)
+    if not fractions:
+        raise LayoutError(f"no readable mask under {str(checked.folder)!r}")
+    return fractions
+
+
+def _write_masks(checked: _ImportSource, polarity: str, out: Path) -> _Imported:
+    """Each readable file as a 255 = hole PNG under ``out/test/<cell>/`` (``unbinned`` outside all bins),
+    streamed: one file's bytes and pixels in memory at a time, only the records kept."""
+    imported = _Imported()
+    for path in checked.files:
+        data = np.fromfile(path, dtype=np.uint8)
+        imported.source_sha256.append(hashlib.sha256(data).hexdigest())
         relative_source = path.relative_to(checked.folder).as_posix()
-        folder = cell.name if cell is not None else "unbinned"
-        stem = relative_source.rsplit(".", 1)[0].replace("/", "__")
-        relative = f"test/{folder}/{stem}.png"
-        data = write_mask(out / relative, mask)
-        imported.counts[folder] += 1
-        slot = int(path.stem) if checked.layout == "nvidia" else len(imported.rows)
-        if checked.layout == "nvidia":
-            expected = nvidia_cell(slot, block_size=checked.block_size)
-            if cell != expected:
-                found = cell.name if cell else f"ratio {mask.mean():.4f} outside all bins"
-                imported.mismatches.append({"file": relative_source, "expected": expected.name, "found": found})
-        imported.rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot))
+        try:
+            value = decode_mask_values(data, what=str(path))
+        except ValueError as exc:
+            imported.skipped.append({"path": relative_source, "reason": str(exc)})
+            continue
+        del data
+        _write_mask(checked, path, value, polarity, out, imported)
     return imported
+
+
+def _write_mask(checked: _ImportSource, path: Path, value: np.ndarray, polarity: str, out: Path,
+                imported: _Imported) -> None:
+    """Write one mask's 255 = hole PNG and add its record, cell count and layout check to ``imported``."""
+    if np.any((value > 0) & (value < 255)):
+        imported.grey_files += 1
+    mask = binarize(value, polarity)
+    cell = cell_of(mask)
+    relative_source = path.relative_to(checked.folder).as_posix()
+    folder = cell.name if cell is not None else "unbinned"
+    stem = relative_source.rsplit(".", 1)[0].replace("/", "__")
+    relative = f"test/{folder}/{stem}.png"
+    data = write_mask(out / relative, mask)
+    imported.counts[folder] += 1
+    slot = int(path.stem) if checked.layout == "nvidia" else len(imported.rows)
+    if checked.layout == "nvidia":
+        expected = nvidia_cell(slot, block_size=checked.block_size)
+        if cell != expected:
+            found = cell.name if cell else f"ratio {mask.mean():.4f} outside all bins"
+            imported.mismatches.append({"file": relative_source, "expected": expected.name, "found": found})
+    imported.rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot))

@@ -1,4 +1,5 @@
-"""Finishing a dataset whose mask files are written: one writer for ``maskgen build`` and ``maskgen import``."""
+"""Finishing a dataset whose mask files are written: one writer for ``maskgen build`` and ``maskgen import``;
+the marker files that let ``--overwrite`` recognise the folders maskgen writes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,13 @@ from typing import Callable, Sequence
 
 from inpaint_core.dataset import MaskRecord, write_dataset_json, write_manifest
 
-__all__ = ["finish_dataset"]
+__all__ = ["DATASET_MARKERS", "EXPORT_MARKERS", "finish_dataset"]
+
+# A folder holding one of these is a maskgen dataset (finished, or one whose build or import was interrupted:
+# both write ``.maskgen/`` first); ``--overwrite`` clears only such a folder (inpaint_core.outdir.check_can_clear).
+DATASET_MARKERS = ("dataset.json", "manifest.csv", ".maskgen")
+# ``maskgen export`` writes ``export.json`` before any mask and ``export.csv`` last.
+EXPORT_MARKERS = ("export.json", "export.csv")
 
 
 def finish_dataset(folder: Path, rows: Sequence[MaskRecord],

@@ -32,6 +32,9 @@ def test_export_import_round_trip(small_dataset: Path, tmp_path: Path) -> None:
     export_nvidia(small_dataset, tmp_path / "nvidia")
     names = sorted(p.name for p in (tmp_path / "nvidia").glob("*.png"))
     assert names == [f"{i:05d}.png" for i in range(36)]
+    marker = json.loads((tmp_path / "nvidia" / "export.json").read_text())
+    assert marker["dataset_fingerprint"] == json.loads((small_dataset / "dataset.json").read_text())["fingerprint"]
+    assert marker["block_size"] == 3 and marker["files"] == 36
     info = import_masks(tmp_path / "nvidia", tmp_path / "back")
     assert info["layout"] == "nvidia" and info["block_size"] == 3 and info["polarity"] == "hole-white"
     assert info["layout_mismatches"] == []
