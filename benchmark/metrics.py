@@ -5,7 +5,8 @@ Images are ``uint8`` RGB HxWx3 (or HxW); ``mask`` is ``bool`` HxW with ``True`` 
 * :func:`l1_percent`: mean absolute error / 255 x 100 over all pixels and channels (the PConv paper's L1).
 * :func:`l1_hole_percent`: the same over hole pixels only.
 * :func:`peak_signal_noise_ratio`: dB with data range 255 (``inf`` for identical images), equal to
-  ``skimage.metrics.peak_signal_noise_ratio(..., data_range=255)``.
+  ``skimage.metrics.peak_signal_noise_ratio(..., data_range=255)``; a run (:func:`image_metrics`) scores
+  identical images :func:`psnr_ceiling` instead of ``inf``.
 * :func:`structural_similarity`: Wang et al. SSIM with an 11-tap Gaussian window (sigma 1.5), population
   covariance, data range 255, averaged over channels, equal within 1e-6 to
   ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
@@ -29,6 +30,7 @@ __all__ = [
     "peak_signal_noise_ratio",
     "structural_similarity",
     "image_metrics",
+    "psnr_ceiling",
     "MetricSet",
     "METRIC_NAMES",
 ]
@@ -80,6 +82,14 @@ def peak_signal_noise_ratio(image_true: np.ndarray, image_test: np.ndarray, *, d
     if mse == 0:
         return math.inf
     return 10.0 * math.log10(data_range * data_range / mse)
+
+
+def psnr_ceiling(values: int) -> float:
+    """The PSNR (dB, data range 255) of the smallest error two different uint8 images of ``values`` channel
+    values can have, one value off by one: ``10 log10(255^2 * values)``. Above every finite PSNR of
+    images of that size; what a run scores identical images (not ``inf``, which a mean would drop or
+    swamp)."""
+    return 10.0 * math.log10(255.0 * 255.0 * values)
 
 
 def _gaussian(image: np.ndarray) -> np.ndarray:
@@ -134,11 +144,13 @@ def structural_similarity(image_true: np.ndarray, image_test: np.ndarray, *, dat
 
 
 def image_metrics(image_true: np.ndarray, image_test: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """All per-image metrics of :data:`METRIC_NAMES` for one (ground truth, output, mask) triple."""
+    """All per-image metrics of :data:`METRIC_NAMES` for one (ground truth, output, mask) triple; PSNR of
+    identical images is :func:`psnr_ceiling` (a perfect output ranks first, and counts in the mean)."""
+    psnr = peak_signal_noise_ratio(image_true, image_test)
     return {
         "l1": l1_percent(image_true, image_test),
         "l1_hole": l1_hole_percent(image_true, image_test, mask),
-        "psnr": peak_signal_noise_ratio(image_true, image_test),
+        "psnr": psnr if math.isfinite(psnr) else psnr_ceiling(image_true.size),
         "ssim": structural_similarity(image_true, image_test),
     }
 
@@ -147,7 +159,8 @@ class MetricSet:
     """Running means of the per-image metrics (``update`` per image, ``compute``, ``reset``), kept by a
     :class:`~benchmark.aggregate.CellAccumulator`, the same class a run's ``summary.csv`` comes from.
 
-    PSNR's mean skips infinite values (identical images) and counts them in ``psnr_infinite``.
+    Identical images score :func:`psnr_ceiling`, so every PSNR is finite and counts in the mean;
+    ``psnr_infinite`` stays for values given to the accumulator directly.
     """
 
     def __init__(self) -> None:

@@ -18,9 +18,10 @@ __all__ = ["PROTOCOL", "masked_input", "check_output", "composite"]
 PROTOCOL = {
     "input": "hole pixels set to 0; mask bool, True = hole",
     "composite": "model output in the holes, original pixels elsewhere",
-    "metrics": "l1 %: MAE/255*100; l1_hole: over hole pixels; psnr: data range 255; ssim: Gaussian sigma 1.5, "
+    "metrics": "l1 %: MAE/255*100; l1_hole: over hole pixels; psnr: data range 255, identical images "
+               "10*log10(255^2*3*H*W) (the smallest error's PSNR), not inf; ssim: Gaussian sigma 1.5, "
                "11 taps, population covariance, RGB mean (= skimage gaussian_weights=True)",
-    "version": 1,
+    "version": 2,
 }
 
 

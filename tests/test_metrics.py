@@ -48,8 +48,14 @@ def test_l1_values() -> None:
 def test_identical_images() -> None:
     truth, _ = _pair(0)
     values = image_metrics(truth, truth, np.ones(truth.shape[:2], dtype=bool))
-    assert values["l1"] == 0 and values["l1_hole"] == 0 and math.isinf(values["psnr"])
-    assert values["ssim"] == pytest.approx(1.0)
+    assert math.isinf(peak_signal_noise_ratio(truth, truth))  # the reference's value ...
+    # ... and a run's: the PSNR of the smallest possible error, above that of one value off by one
+    assert values["psnr"] == 10 * math.log10(255 ** 2 * truth.size)
+    one_off = truth.copy()
+    one_off[0, 0, 0] ^= 1
+    assert values["psnr"] == pytest.approx(peak_signal_noise_ratio(truth, one_off), abs=1e-9)
+    assert values["psnr"] >= image_metrics(truth, one_off, np.ones(truth.shape[:2], dtype=bool))["psnr"]
+    assert values["l1"] == 0 and values["l1_hole"] == 0 and values["ssim"] == pytest.approx(1.0)
 
 
 def test_input_checks() -> None:
@@ -67,11 +73,12 @@ def test_metric_set_running_means_and_reset() -> None:
     mask = np.ones((96, 128), dtype=bool)
     first = metrics.update(*_pair(0), mask)
     second = metrics.update(*_pair(1, noise=5), mask)
-    metrics.update(*(2 * (_pair(2)[0],)), mask)  # identical: PSNR inf is counted apart
+    third = metrics.update(*(2 * (_pair(2)[0],)), mask)  # identical: the PSNR ceiling, in the mean
     result = metrics.compute()
-    assert result["psnr"] == pytest.approx((first["psnr"] + second["psnr"]) / 2)
+    assert third["psnr"] == 10 * math.log10(255 ** 2 * 96 * 128 * 3)
+    assert result["psnr"] == pytest.approx((first["psnr"] + second["psnr"] + third["psnr"]) / 3)
     assert result["l1"] == pytest.approx((first["l1"] + second["l1"] + 0.0) / 3)
-    assert metrics.psnr_infinite == 1
+    assert metrics.psnr_infinite == 0
     metrics.reset()
     assert math.isnan(metrics.compute()["l1"])
 
