@@ -31,7 +31,12 @@ def _serve(connection: Any, spec: str, options: dict[str, Any]) -> None:  # runs
         model = create_inpainter(spec, **options)
         connection.send(("ready", getattr(model, "name", spec), getattr(model, "weights_path", None)))
     except BaseException as exc:  # noqa: BLE001 - report anything, then stop
-        connection.send(("error", f"cannot create model {spec!r}: {type(exc).__name__}: {exc}"))
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "torch":
+            from .setmetrics import TORCH_EXTRA
+
+            hint = f"; {TORCH_EXTRA}"
+        connection.send(("error", f"cannot create model {spec!r}: {type(exc).__name__}: {exc}{hint}"))
         return
     while True:
         try:

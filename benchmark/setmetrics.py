@@ -20,7 +20,7 @@ from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGEN
 __all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog"]
 
 FEATURE_DIM = 2048
-TORCH_EXTRA = "pip install 'inpaint-masks-toolkit[torch]' (CPU build: see the README's install section)"
+TORCH_EXTRA = "install the [torch] extra: pip install 'inpaint-masks-toolkit[torch]'"
 
 
 @dataclass(frozen=True)

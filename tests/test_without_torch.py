@@ -52,7 +52,8 @@ def test_maskgen_and_the_classical_benchmark_run_without_torch(tmp_path: Path) -
                             "--images", str(images), "--out", str(tmp_path / "runs"), "--quiet")
     assert scored.returncode == 0, scored.stderr
     assert scored.stdout.startswith("opencv-telea: 12 pairs scored, 0 failed")
-    assert "note: LPIPS omitted: torch is not installed (pip install 'inpaint-masks-toolkit[torch]'" in scored.stderr
+    assert "note: LPIPS omitted: torch is not installed (install the [torch] extra: pip install "
+            "'inpaint-masks-toolkit[torch]')" in scored.stderr
     info = json.loads((tmp_path / "runs" / "opencv-telea" / "run.json").read_text())
     assert info["set_metrics"]["lpips"].startswith("torch is not installed")
     listed = _without_torch(tmp_path, "benchmark.cli", "models")
@@ -67,5 +68,10 @@ def test_what_needs_torch_says_which_extra_to_install(tmp_path: Path) -> None:
                            "--images", str(images), "--out", str(tmp_path / "runs"), "--quiet",
                            "--vgg-weights", str(weights))
     assert asked.returncode == 1
-    assert asked.stderr.startswith("error: LPIPS and FID need torch: pip install 'inpaint-masks-toolkit[torch]'")
+    assert asked.stderr.startswith("error: LPIPS and FID need torch: install the [torch] extra")
     assert len(asked.stderr.splitlines()) == 1
+    pconv = _without_torch(tmp_path, "benchmark.cli", "run", "--model", "pconv_baseline", "--masks", str(masks),
+                           "--images", str(images), "--out", str(tmp_path / "runs"), "--quiet", "--no-set-metrics")
+    assert pconv.returncode == 1 and len(pconv.stderr.splitlines()) == 1
+    assert pconv.stderr.startswith("error: cannot create model 'pconv_baseline': ModuleNotFoundError")
+    assert pconv.stderr.rstrip().endswith("; install the [torch] extra: pip install 'inpaint-masks-toolkit[torch]'")
