@@ -52,8 +52,8 @@ def test_maskgen_and_the_classical_benchmark_run_without_torch(tmp_path: Path) -
                             "--images", str(images), "--out", str(tmp_path / "runs"), "--quiet")
     assert scored.returncode == 0, scored.stderr
     assert scored.stdout.startswith("opencv-telea: 12 pairs scored, 0 failed")
-    assert "note: LPIPS omitted: torch is not installed (install the [torch] extra: pip install "
-            "'inpaint-masks-toolkit[torch]')" in scored.stderr
+    assert ("note: LPIPS omitted: torch is not installed (install the [torch] extra: pip install "
+            "'inpaint-masks-toolkit[torch]')") in scored.stderr
     info = json.loads((tmp_path / "runs" / "opencv-telea" / "run.json").read_text())
     assert info["set_metrics"]["lpips"].startswith("torch is not installed")
     listed = _without_torch(tmp_path, "benchmark.cli", "models")
