@@ -355,20 +355,37 @@ class _Throughput:
         return images / elapsed if elapsed > 0 else ""
 
 
-def run_steps(session: TrainingSession, log: TrainingLog, *, progress: bool = True) -> dict[str, object]:
-    """Train from ``session.start`` to ``options.steps``; returns the summary (last loss, validation, step)."""
+def run_steps(session: TrainingSession, log: TrainingLog, *, progress: bool = True) -> dict[str, Any]:
+    """Train from ``session.start`` to ``options.steps``; returns the summary (see :func:`summary_line`).
+
+    The progress bar (stderr, rank 0) shows the last loss; it is closed, ending its line, also when a step
+    fails, so that an error message starts on a line of its own.
+    """
     from tqdm import tqdm
 
     options = session.options
-    summary: dict[str, object] = {"start_step": session.start}
-    bar = tqdm(total=options.steps, initial=session.start, desc=f"stage {options.stage}", unit="step",
-               disable=not (progress and session.main_process))
+    summary: dict[str, Any] = {"start_step": session.start}
     session.network.train()
     if options.stage == 2:
         session.model.freeze_encoder_batch_norm()
+    began = time.perf_counter()
+    with tqdm(total=options.steps, initial=session.start, desc=f"stage {options.stage}", unit="step",
+              disable=not (progress and session.main_process)) as bar:
+        step = _step_loop(session, log, bar, summary)
+    seconds = time.perf_counter() - began
+    summary.update(step=step, steps=options.steps, seconds=seconds,
+                   images_per_s=(step - session.start) * options.batch_size / seconds if seconds > 0 else 0.0,
+                   checkpoint=str(latest_checkpoint(session.out / "checkpoints") or ""),
+                   weights=str(session.out / "checkpoints" / WEIGHTS_NAME))
+    return summary
+
+
+def _step_loop(session: TrainingSession, log: TrainingLog, bar: Any, summary: dict[str, Any]) -> int:
+    """The training steps, each followed by validation, the log row and the checkpoint when due; returns the
+    last step."""
+    options = session.options
     throughput = _Throughput(options.batch_size, session.start)
     step = session.start
-    began = time.perf_counter()
     for images, valid in session.loader:
         loss, terms = training_step(session, images, valid)
         step += 1
@@ -383,13 +400,7 @@ def run_steps(session: TrainingSession, log: TrainingLog, *, progress: bool = Tr
         checkpoint_if_due(session, step)
         if step >= options.steps:
             break
-    bar.close()
-    seconds = time.perf_counter() - began
-    summary.update(step=step, steps=options.steps, seconds=seconds,
-                   images_per_s=(step - session.start) * options.batch_size / seconds if seconds > 0 else 0.0,
-                   checkpoint=str(latest_checkpoint(session.out / "checkpoints") or ""),
-                   weights=str(session.out / "checkpoints" / WEIGHTS_NAME))
-    return summary
+    return step
 
 
 def _duration(seconds: float) -> str:
@@ -409,7 +420,7 @@ def summary_line(summary: dict[str, Any]) -> str:
     checked = (f"; validation L1 {validation['l1']:.2f} %, PSNR {validation['psnr']:.2f} dB, SSIM "
                f"{validation['ssim']:.3f}") if validation else ""
     return (f"trained steps {start + 1}-{step} of {steps} in {_duration(summary['seconds'])} "
-            f"({summary['images_per_s']:.2f} images/s); final loss {summary['last_loss']:.4f}{checked}; "
+            f"({summary['images_per_s']:.2f} images/s overall); final loss {summary['last_loss']:.4f}{checked}; "
             f"checkpoint {summary['checkpoint']}, weights {summary['weights']}")
 
 
