@@ -1,5 +1,12 @@
-"""Shared by the command lines: user errors as one line, Ctrl-C as a resume hint, and click options made
-from the options dataclasses, so that each default and each help text is written once (on the field).
+"""Shared by the command lines: user errors as one line, Ctrl-C and SIGTERM as a resume hint, ``--version``,
+OpenCV's own log lines kept quiet, and click options made from the options dataclasses, so that each default
+and each help text is written once (on the field).
+
+A command group::
+
+    @click.group(cls=OneLineErrors)
+    @version_option()
+    def main() -> None: ...
 
 A field opts in to the command line with ``metadata=cli_help("...")``::
 
@@ -19,27 +26,64 @@ Extra click settings (``type=click.Choice(...)``, another option name) go in ``c
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import sys
+import threading
 import types
 import typing
-from typing import Any, Callable, Mapping, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import click
 
-__all__ = ["OneLineErrors", "cli_help", "dataclass_options", "options_from"]
+__all__ = ["OneLineErrors", "Terminated", "cli_help", "dataclass_options", "options_from", "quiet_opencv_logs",
+           "sigterm_as_interrupt", "version_option"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 _KEY = "cli"
 
 
+DISTRIBUTION = "inpaint-masks-toolkit"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, systemd and Slurm send), raised in the main thread like Ctrl-C, so that the
+    command stops the same clean, resumable way."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (once; a second SIGTERM during the
+    clean-up kills as usual). Does nothing outside the main thread, where signals cannot be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class OneLineErrors(click.Group):
     """Library ``ValueError``/``OSError`` (bad user input) become ``error: ...`` and exit status 1, with
-    no traceback; Ctrl-C exits 130 with a hint that running the same command again resumes."""
+    no traceback; Ctrl-C exits 130 and SIGTERM 143, each with a hint that running the same command again
+    resumes (SIGTERM is handled like Ctrl-C: the command stops cleanly, its workers with it)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with sigterm_as_interrupt():
+                return super().invoke(ctx)
+        except Terminated:
+            click.echo("terminated (SIGTERM): run the same command again to resume", err=True)
+            sys.exit(143)
         except KeyboardInterrupt:
             click.echo("interrupted: run the same command again to resume", err=True)
             sys.exit(130)
@@ -49,6 +93,37 @@ class OneLineErrors(click.Group):
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             click.echo(f"error: {message}", err=True)
             sys.exit(1)
+
+
+def _toolkit_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree with PYTHONPATH=.
+        from . import __version__
+
+        return __version__
+
+
+def version_option() -> Callable[[F], F]:
+    """``--version`` for a command group: prints ``<command> <version> (inpaint-masks-toolkit, Python x.y.z)``."""
+    return click.version_option(_toolkit_version(), "--version", prog_name=None,
+                                message=f"%(prog)s %(version)s ({DISTRIBUTION}, Python {sys.version.split()[0]})",
+                                help="Show the version and exit.")
+
+
+def quiet_opencv_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own log lines (``[ WARN:0@0.1] ...``, ``moov atom not found``) off the
+    terminal: the toolkit reports unreadable inputs itself, in one line each. Sets ``OPENCV_LOG_LEVEL=ERROR``
+    and ``OPENCV_FFMPEG_LOGLEVEL=-8`` (quiet) unless the user set them, so worker processes started later
+    inherit them, and lowers the level of an OpenCV already imported. Call it before any video is opened."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "cv2" in sys.modules and os.environ["OPENCV_LOG_LEVEL"] == "ERROR":
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def cli_help(text: str, *, flag: bool = False, name: str | None = None, **click_settings: Any) -> dict[str, Any]:

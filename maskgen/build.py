@@ -43,24 +43,28 @@ import numpy as np
 from inpaint_core.buckets import CELLS, Cell, cell_by_name, cell_rank
 from inpaint_core.cli import cli_help
 from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
-from inpaint_core.files import atomic_write_text, read_json, sha256_bytes
+from inpaint_core.files import atomic_write_text, read_json, sha256_bytes, sha256_file
 from inpaint_core.maskio import write_mask
+from inpaint_core.outdir import FolderLock, check_can_clear, check_not_inside, remove_contents
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
 
 from .augment import AugmentOptions, AugmentResult, augment_free, augment_to_cell
-from .extract import EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, save_cached
-from .writer import finish_dataset
-from .video import Clip, clip_fingerprint, discover_clips
+from .extract import (EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, pair_count,
+                      save_cached)
+from .writer import DATASET_MARKERS, finish_dataset
+from .video import Clip, clip_fingerprint, discover_clips, frame_count, frame_paths
 
 if TYPE_CHECKING:  # pragma: no cover
+    import multiprocessing.queues
+
     from tqdm import tqdm
 
 __all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError", "ChunkWorker"]
 
 log = logging.getLogger(__name__)
 
-WORK_DIR = ".maskgen"
+WORK_DIR = ".maskgen"  # one of maskgen.writer.DATASET_MARKERS: made first, so a build cut short is a dataset
 CHUNK_SIZE = 50
 SPLIT_CODES = {"test": 0, "train": 1}
 TRAIN_CELL_CODE = 99
@@ -102,8 +106,10 @@ class BuildOptions:
     source_tries: int = 4
 
     def __post_init__(self) -> None:
-        if self.per_cell < 0 or self.train_count < 0:
-            raise ValueError("per_cell and train_count must be >= 0")
+        if self.per_cell < 1:
+            raise ValueError(f"per_cell (--per-cell) must be >= 1, got {self.per_cell}")
+        if self.train_count < 0:
+            raise ValueError(f"train_count (--train-count) must be >= 0, got {self.train_count}")
         if not 0 <= self.test_fraction <= 1:
             raise ValueError(f"test_fraction must be in [0, 1], got {self.test_fraction}")
         if self.max_slot_factor < 1 or self.source_tries < 1:
@@ -126,25 +132,53 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
                   progress: bool = False) -> BuildResult:
     """Build (or resume) a mask dataset in ``out`` from the clips under ``video_dir``.
 
-    Stages: discover -> extract -> plan -> rounds -> write (see the module doc).
+    Stages: discover -> extract -> plan -> rounds -> write (see the module doc). The build holds ``out``'s
+    lock (:class:`inpaint_core.outdir.FolderLock`) from start to end: one build per folder at a time.
+
+    Args:
+        overwrite: start from an empty ``out``: its dataset and every cache (raw masks, chunks) are deleted
+            first. Refused unless ``out`` is a maskgen dataset (or empty), and never the input folder, one of
+            its parents, the working directory or the home folder.
 
     Raises:
-        BuildError: missing input folder, no usable clip, or ``out`` holds a dataset built with other
-            options (pass ``overwrite=True`` to replace it).
+        BuildError: missing input folder, no usable clip, ``out`` inside ``video_dir``, ``out`` holds a
+            dataset built with other options (pass ``overwrite=True`` to replace it), or ``overwrite`` on a
+            folder that is not a dataset.
+        FolderBusyError: another live process builds into ``out``.
     """
     if workers < 1:
         raise BuildError(f"workers must be >= 1, got {workers}")
     out = Path(out)
+    _check_folders(video_dir, out)
     inputs = _discover(video_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    runner = _Runner(workers)
-    with _one_opencv_thread():
-        extracted = _extract(inputs, options.extract, out / WORK_DIR / "raw", runner, progress)
-        plan = _plan(extracted, options, out, overwrite)
-        if plan.up_to_date is not None:
-            return BuildResult(out, [], plan.up_to_date, up_to_date=True)
-        rounds = _run_rounds(plan, options, out, runner, progress)
-    return _write(out, options, extracted, plan, rounds)
+    with FolderLock(out, purpose="maskgen build"):
+        if overwrite:
+            _clear_output(out, video_dir)
+        (out / WORK_DIR).mkdir(exist_ok=True)
+        runner = _Runner(workers)
+        with _one_opencv_thread():
+            extracted = _extract(inputs, options.extract, out / WORK_DIR / "raw", runner, progress)
+            plan = _plan(extracted, options, out)
+            if plan.up_to_date is not None:
+                return BuildResult(out, [], plan.up_to_date, up_to_date=True)
+            rounds = _run_rounds(plan, options, out, runner, progress)
+        return _write(out, options, extracted, plan, rounds)
+
+
+def _check_folders(video_dir: str | os.PathLike[str], out: Path) -> None:
+    try:
+        check_not_inside(out, [video_dir], what="--video-dir")
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def _clear_output(out: Path, video_dir: str | os.PathLike[str]) -> None:
+    """``--overwrite``: empty ``out`` (its lock aside), caches included, once it is known to be a dataset."""
+    try:
+        check_can_clear(out, markers=DATASET_MARKERS, protected=[video_dir], what="maskgen dataset")
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
+    remove_contents(out)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -191,7 +225,7 @@ def _extract(inputs: Inputs, options: ExtractOptions, raw_dir: Path, runner: "_R
              progress: bool) -> Extracted:
     results = _clip_masks(inputs.clips, options, raw_dir, runner, progress)
     clip_results = [results[clip.clip_id] for clip in inputs.clips]
-    skipped = inputs.skipped + [{"path": r.clip_id, "reason": r.error} for r in clip_results if r.error is not None]
+    skipped = inputs.skipped + [entry for clip in inputs.clips for entry in _skipped_parts(clip, results[clip.clip_id])]
     for entry in skipped:
         log.warning("skipped %s: %s", entry["path"], entry["reason"])
     extracted = Extracted(clip_results, skipped)
@@ -201,9 +235,28 @@ def _extract(inputs: Inputs, options: ExtractOptions, raw_dir: Path, runner: "_R
     return extracted
 
 
+def _skipped_parts(clip: Clip, result: ClipMasks) -> list[dict[str, object]]:
+    """What of a clip was left out: the whole clip (with ``retry`` when the cause was not its content, so
+    the next run tries it again), or its unreadable frames (only the pairs touching them were skipped)."""
+    if result.error is not None:
+        if result.retry:
+            return [{"path": clip.clip_id, "reason": f"{result.error} (not cached: tried again on the next run)",
+                     "retry": True}]
+        return [{"path": clip.clip_id, "reason": result.error}]
+    if not result.unreadable_frames:
+        return []
+    names = [path.name for path in frame_paths(clip)] if clip.kind == "frames" else []
+    return [{"path": f"{clip.clip_id}/{names[i]}" if i < len(names) else f"{clip.clip_id}#frame{i}",
+             "reason": "unreadable frame: only the frame pairs touching it were skipped"}
+            for i in result.unreadable_frames]
+
+
 def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, runner: "_Runner",
                 progress: bool) -> dict[str, ClipMasks]:
-    """Raw masks by clip id: from the cache in ``raw_dir``, else extracted (longest clips first) and cached."""
+    """Raw masks by clip id: from the cache in ``raw_dir``, else extracted (longest clips first) and cached.
+
+    The bar counts frame pairs (known from the frame counts before any flow runs, corrected as each clip
+    ends), so it moves from the first pair on and its rate gives an honest time left."""
     results: dict[str, ClipMasks] = {}
     todo: list[tuple[Clip, ExtractOptions, Path]] = []
     for clip in clips:
@@ -214,26 +267,118 @@ def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, r
         else:
             todo.append((clip, options, cache))
     todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
-    with _bar(len(clips), "clips", "clip", progress, initial=len(clips) - len(todo)) as bar:
-        for result in runner.map(_clip_task, todo, _init_clip_worker, ()):
-            results[result.clip_id] = result
-            bar.update(1)
+    estimates = {clip.clip_id: pair_count(frame_count(clip), options) if clip.clip_id not in results else 0
+                 for clip in clips}
+    with _bar(sum(estimates.values()), "frame pairs", "pair", progress) as bar:
+        feed = _PairProgress(bar, estimates, done_before=len(results), clips=len(clips))
+        with feed.channel(runner.workers > 1 and len(todo) > 1) as (report, poll):
+            for result in runner.map(_clip_task, todo, _init_clip_worker, (report,), poll=poll):
+                results[result.clip_id] = result
+            feed.wait_for([task[0].clip_id for task in todo], poll)
     return results
+
+
+class _PairProgress:
+    """The extraction bar in frame pairs. Workers report ``(clip_id, "pair")`` per frame pair and
+    ``(clip_id, "done")`` at the end of a clip, in process or through a queue; a clip's estimate (from its
+    frame count) is replaced by the pairs it really had when it ends, so the bar ends at exactly its total."""
+
+    def __init__(self, bar: "tqdm", estimates: Mapping[str, int], *, done_before: int, clips: int) -> None:
+        self.bar = bar
+        self.estimates = dict(estimates)
+        self.seen: Counter[str] = Counter()
+        self.finished: set[str] = set()
+        self.done_before = done_before
+        self.clips = clips
+        self._show_clips()
+
+    def report(self, clip_id: str, event: str) -> None:
+        if clip_id in self.finished:
+            return
+        if event == "done":
+            self.finished.add(clip_id)
+            self._retotal(clip_id, self.seen[clip_id])
+            self._show_clips()
+            return
+        self.seen[clip_id] += 1
+        if self.seen[clip_id] > self.estimates[clip_id]:
+            self._retotal(clip_id, self.seen[clip_id])
+        self.bar.update(1)
+
+    def _retotal(self, clip_id: str, pairs: int) -> None:
+        self.bar.total += pairs - self.estimates[clip_id]
+        self.estimates[clip_id] = pairs
+        self.bar.refresh()
+
+    def _show_clips(self) -> None:
+        self.bar.set_postfix_str(f"clips {self.done_before + len(self.finished)}/{self.clips}")
+
+    @contextmanager
+    def channel(self, across_processes: bool) -> Iterator[tuple[Callable[[str, str], None], Callable[[], None]]]:
+        """``(report, poll)``: what workers call, and what the parent calls while it waits for them."""
+        if not across_processes:
+            yield self.report, lambda: None
+            return
+        queue = get_context("spawn").Queue()
+        try:
+            yield _QueueReport(queue), lambda: self._drain(queue)
+        finally:
+            queue.close()
+            queue.cancel_join_thread()
+
+    def _drain(self, queue: "multiprocessing.queues.Queue") -> None:
+        import queue as queue_module
+
+        while True:
+            try:
+                clip_id, event = queue.get_nowait()
+            except queue_module.Empty:
+                return
+            self.report(clip_id, event)
+
+    def wait_for(self, clip_ids: Sequence[str], poll: Callable[[], None], timeout: float = 5.0) -> None:
+        """Let the last reports of ``clip_ids`` arrive (a worker's queue may deliver after its result)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not self.finished.issuperset(clip_ids) and time.monotonic() < deadline:
+            poll()
+            time.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class _QueueReport:
+    """A worker's progress reports, sent to the parent through a queue (handed over when the process starts)."""
+
+    queue: "multiprocessing.queues.Queue"
+
+    def __call__(self, clip_id: str, event: str) -> None:
+        self.queue.put((clip_id, event))
 
 
 def _json_key(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+_REPORT: Callable[[str, str], None] | None = None  # this process's progress reporter, set by the pool initializer
+
+
 def _clip_task(args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+    """Pool task: one clip's raw masks, cached unless the failure was not the clip's content (a flow
+    plug-in's exception, an unreadable file): that clip is tried again on the next run."""
     clip, options, cache_path = args
+    report = _REPORT or (lambda clip_id, event: None)
     try:
-        sha = clip_fingerprint(clip)
-    except OSError as exc:
-        return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}")
-    result = extract_clip(clip, options, sha256=sha)
-    save_cached(cache_path, result)
-    return result
+        try:
+            sha = clip_fingerprint(clip)
+        except OSError as exc:
+            return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
+        result = extract_clip(clip, options, sha256=sha, on_pair=lambda: report(clip.clip_id, "pair"))
+        if not result.retry:
+            save_cached(cache_path, result)
+        return result
+    finally:
+        report(clip.clip_id, "done")
 
 
 def _clip_cache_key(clip: Clip, options: ExtractOptions) -> str:
@@ -289,7 +434,7 @@ class Plan:
     up_to_date: dict[str, object] | None = None
 
 
-def _plan(extracted: Extracted, options: BuildOptions, out: Path, overwrite: bool) -> Plan:
+def _plan(extracted: Extracted, options: BuildOptions, out: Path) -> Plan:
     test_ids = frozenset(_select_test_clips(extracted.usable, options))
     pools: dict[str, list[PoolEntry]] = {"test": [], "train": []}
     for result in extracted.usable:
@@ -305,7 +450,7 @@ def _plan(extracted: Extracted, options: BuildOptions, out: Path, overwrite: boo
     previous = read_dataset_json(out)
     if previous is not None and previous.get("build_key") == build_key and (out / "manifest.csv").is_file():
         return replace(plan, up_to_date=previous)
-    _prepare_output(out, previous, overwrite, plan.chunk_dir)
+    _prepare_output(out, previous, options, plan.chunk_dir)
     return plan
 
 
@@ -317,7 +462,7 @@ def _select_test_clips(usable: list[ClipMasks], options: BuildOptions) -> set[st
                              + ", ".join(c.clip_id for c in usable))
         return chosen
     if len(usable) == 1:
-        return {usable[0].clip_id} if options.per_cell > 0 or options.train_count == 0 else set()
+        return {usable[0].clip_id}
     order = sorted(usable, key=lambda c: hashlib.sha256(f"{options.seed}:{c.clip_id}".encode()).hexdigest())
     total = sum(len(c.masks) for c in usable)
     chosen: set[str] = set()
@@ -339,12 +484,13 @@ def _build_key(options: BuildOptions, pools: Mapping[str, Sequence[PoolEntry]]) 
                       "versions": software_versions()})
 
 
-def _prepare_output(out: Path, previous: dict[str, object] | None, overwrite: bool, chunk_dir: Path) -> None:
-    """Refuse (without ``overwrite``) or remove another dataset in ``out``; drop chunks of other build keys."""
-    if previous is not None and not overwrite:
-        raise BuildError(f"{str(out)!r} holds a dataset built from other clips or options; "
-                         "use --overwrite to replace it, or another --out")
-    if previous is not None or overwrite:
+def _prepare_output(out: Path, previous: dict[str, object] | None, options: BuildOptions, chunk_dir: Path) -> None:
+    """Refuse another dataset in ``out`` (``--overwrite`` has emptied ``out`` before this), except one this
+    very command left with clips to retry; drop chunks of other build keys."""
+    if previous is not None:
+        if not _retry_of(previous, options):
+            raise BuildError(f"{str(out)!r} holds a dataset built from other clips or options; "
+                             "use --overwrite to replace it, or another --out")
         for name in ("test", "train", "pictures"):
             shutil.rmtree(out / name, ignore_errors=True)
         for name in ("manifest.csv", "dataset.json"):
@@ -354,6 +500,14 @@ def _prepare_output(out: Path, previous: dict[str, object] | None, overwrite: bo
             if stale != chunk_dir:
                 shutil.rmtree(stale, ignore_errors=True)
     chunk_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _retry_of(previous: Mapping[str, object], options: BuildOptions) -> bool:
+    """Whether ``previous`` was built with these very options and left out a clip to retry (a failure
+    that was not the clip's content), so that this run, with that clip back, replaces it."""
+    skipped = previous.get("skipped")
+    retried = isinstance(skipped, list) and any(isinstance(e, dict) and e.get("retry") for e in skipped)
+    return retried and previous.get("options") == json.loads(json.dumps(options.to_dict()))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -389,15 +543,25 @@ class ChunkResult:
         atomic_write_text(folder / self.chunk.file_name, json.dumps(payload))
 
     @classmethod
-    def load(cls, folder: Path, chunk: Chunk) -> ChunkResult | None:
-        """The result of ``chunk`` saved in ``folder``, or ``None`` when it is missing or unreadable."""
+    def load(cls, folder: Path, chunk: Chunk, out: Path) -> ChunkResult | None:
+        """The result of ``chunk`` saved in ``folder``, or ``None`` when it is missing or unreadable, or when
+        one of its mask files (under ``out``) is missing or no longer has the sha256 its row records (a file
+        deleted or changed since: the chunk is made again)."""
         saved = read_json(folder / chunk.file_name)
         if saved is None:
             return None
         try:
-            return cls(chunk, [MaskRecord(**row) for row in saved["rows"]], dict(saved["failures"]))
+            result = cls(chunk, [MaskRecord(**row) for row in saved["rows"]], dict(saved["failures"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        return result if all(_file_matches(out / row.path, row.sha256) for row in result.rows) else None
+
+
+def _file_matches(path: Path, sha256: str) -> bool:
+    try:
+        return sha256_file(path) == sha256
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True, eq=False)
@@ -521,24 +685,41 @@ class Rounds:
 
 
 def _run_rounds(plan: Plan, options: BuildOptions, out: Path, runner: "_Runner", progress: bool) -> Rounds:
+    """Rounds of chunks until every cell is full or has tried ``max_slot_factor`` x its target slots (a cell
+    that made nothing in a round, even its first, is tried again in the next)."""
     rounds = Rounds({key: CellState(target, exhausted=target == 0) for key, target in plan.targets.items()})
     worker = ChunkWorker.create(plan.pools, options, out)
     try:
         with _bar(sum(plan.targets.values()), "masks", "mask", progress) as bar:
+            counter = _MaskCounter(bar, plan.targets)
             while True:
                 chunks = _next_round(rounds.cells, options.max_slot_factor)
                 if not chunks:
                     break
-                _run_round(chunks, plan.chunk_dir, runner, worker, rounds.chunks, bar)
+                _run_round(chunks, plan.chunk_dir, runner, worker, rounds.chunks, counter)
                 for key, state in rounds.cells.items():
-                    before = state.made
-                    state.made = min(state.target, sum(len(r.rows) for c, r in rounds.chunks.items() if c.key == key))
-                    if state.made >= state.target or state.made == before \
-                            or state.next_slot >= state.target * options.max_slot_factor:
+                    state.made = min(state.target, counter.made[key])
+                    if state.made >= state.target or state.next_slot >= state.target * options.max_slot_factor:
                         state.exhausted = True
     finally:
         _install_chunk_worker(None)  # in-process runs installed it here: let the pools go
     return rounds
+
+
+@dataclass
+class _MaskCounter:
+    """Masks made per cell, and the masks bar: it counts at most each cell's target (a last round's surplus,
+    dropped when writing, does not push the bar past its total)."""
+
+    bar: "tqdm"
+    targets: Mapping[CellKey, int]
+    made: Counter[CellKey] = field(default_factory=Counter)
+
+    def add(self, result: ChunkResult) -> None:
+        key, target = result.chunk.key, self.targets[result.chunk.key]
+        before = min(self.made[key], target)
+        self.made[key] += len(result.rows)
+        self.bar.update(min(self.made[key], target) - before)
 
 
 def _next_round(cells: Mapping[CellKey, CellState], max_slot_factor: int) -> list[Chunk]:
@@ -560,20 +741,20 @@ def _next_round(cells: Mapping[CellKey, CellState], max_slot_factor: int) -> lis
 
 
 def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: "_Runner", worker: ChunkWorker,
-               results: dict[Chunk, ChunkResult], bar: "tqdm") -> None:
+               results: dict[Chunk, ChunkResult], counter: _MaskCounter) -> None:
     """Add the results of ``chunks`` to ``results``: saved ones from ``chunk_dir``, the others made and saved."""
     todo = []
     for chunk in chunks:
-        saved = ChunkResult.load(chunk_dir, chunk)
+        saved = ChunkResult.load(chunk_dir, chunk, worker.out)
         if saved is not None:
             results[chunk] = saved
-            bar.update(len(saved.rows))
+            counter.add(saved)
         else:
             todo.append(chunk)
     for result in runner.map(_run_chunk, todo, _install_chunk_worker, (worker,)):
         result.save(chunk_dir)
         results[result.chunk] = result
-        bar.update(len(result.rows))
+        counter.add(result)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -660,31 +841,40 @@ def _shortfall(key: CellKey, target: int, made: int, failures: Counter[str], tri
 
 
 class _Runner:
-    """Runs tasks in-process (workers=1) or in a spawn process pool, yielding results as they finish."""
+    """Runs tasks in-process (workers=1) or in a spawn process pool, yielding results as they finish.
+
+    Pool workers end with the build: they die with their parent (even after kill -9: see
+    :func:`_die_with_parent`), ignore Ctrl-C (the terminal sends it to the whole process group; the parent
+    stops them) and are terminated when the parent is interrupted or gets SIGTERM."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
     def map(self, function: Callable, tasks: Sequence, initializer: Callable | None = None,
-            initargs: tuple = ()) -> Iterator:
+            initargs: tuple = (), *, poll: Callable[[], None] | None = None) -> Iterator:
+        """``function(task)`` for each task; ``poll()`` is called about every 0.2 s while waiting for workers."""
         if not tasks:
             return iter(())
         if self.workers <= 1 or len(tasks) == 1:
             if initializer is not None:
                 initializer(*initargs)
             return (function(task) for task in tasks)
-        return self._parallel(function, tasks, initializer, initargs)
+        return self._parallel(function, tasks, initializer, initargs, poll)
 
     def _parallel(self, function: Callable, tasks: Sequence, initializer: Callable | None,
-                  initargs: tuple) -> Iterator:
-        from concurrent.futures import as_completed
+                  initargs: tuple, poll: Callable[[], None] | None) -> Iterator:
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         executor = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=get_context("spawn"),
-                                       initializer=initializer, initargs=initargs)
+                                       initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
         try:
-            futures = [executor.submit(function, task) for task in tasks]
-            for future in as_completed(futures):
-                yield future.result()
+            pending = {executor.submit(function, task) for task in tasks}
+            while pending:
+                done, pending = wait(pending, timeout=0.2 if poll else None, return_when=FIRST_COMPLETED)
+                if poll:
+                    poll()
+                for future in done:
+                    yield future.result()
         except BaseException:
             # stop the workers first (shutdown forgets them): an interrupt must not wait for running clips
             workers = list((getattr(executor, "_processes", None) or {}).values())
@@ -697,11 +887,60 @@ class _Runner:
         executor.shutdown(wait=True)
 
 
-def _init_clip_worker() -> None:
-    """One OpenCV thread per worker process (see :func:`_one_opencv_thread`)."""
+def _start_worker(parent: int, initializer: Callable | None, initargs: tuple) -> None:
+    """Pool initializer: tie the worker's life to ``parent``, leave Ctrl-C to it, then ``initializer``."""
+    import signal
+
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` ends, however it ends (kill -9 included).
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``; the pool starts
+    its workers from the parent's main thread, whose end is what the kernel watches). Elsewhere, or if
+    prctl fails, a daemon thread checks every half second whether the parent is still this process's
+    parent. A parent already gone before this ran ends the worker at once."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent:
+                os._exit(1)
+            return
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _init_clip_worker(report: Callable[[str, str], None] | None = None) -> None:
+    """One OpenCV thread per worker process (see :func:`_one_opencv_thread`), and where progress goes."""
     import cv2
 
+    global _REPORT
     cv2.setNumThreads(1)
+    _REPORT = report
 
 
 @contextmanager

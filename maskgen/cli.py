@@ -8,7 +8,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from inpaint_core.cli import OneLineErrors, dataclass_options, options_from
+from inpaint_core.cli import OneLineErrors, dataclass_options, options_from, quiet_opencv_logs, version_option
 
 from .augment import AugmentOptions
 from .build import BuildOptions
@@ -21,10 +21,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(cls=OneLineErrors)
-@click.option("-v", "--verbose", is_flag=True, help="Log details (skipped inputs, cache use).")
+@version_option()
+@click.option("-v", "--verbose", is_flag=True, help="Log details (skipped inputs, cache use, OpenCV's own warnings).")
 def main(verbose: bool) -> None:
     """Irregular hole masks from video occlusion, binned like NVIDIA's PConv test set."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    if not verbose:
+        quiet_opencv_logs()
 
 
 # BuildOptions' own options, around --workers as --help has always listed them
@@ -46,7 +49,9 @@ def _build_options(function: F) -> F:
         dataclass_options(ExtractOptions),
         dataclass_options(AugmentOptions),
         dataclass_options(OcclusionOptions),
-        click.option("--overwrite", is_flag=True, help="Replace a dataset built with other options in --out."),
+        click.option("--overwrite", is_flag=True,
+                     help="Start from an empty --out: delete the dataset there and its caches (only a maskgen "
+                          "dataset, never an input folder)."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
     for decorate in reversed(decorators):
@@ -94,10 +99,12 @@ def _report_build(out: Path, info: dict[str, Any], elapsed: float) -> None:
 
 @main.command(name="export")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--layout", type=click.Choice(["nvidia"]), default="nvidia", show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--layout", type=click.Choice(["nvidia"]), default="nvidia", show_default=True,
+              help="File layout: nvidia = 00000.png ... in NVIDIA's block order (bin, then B before N).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the exported masks and export.csv.")
 @click.option("--per-cell", type=int, default=None, help="Masks per block (default: all, cells must be equal).")
-@click.option("--overwrite", is_flag=True)
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out.")
 def export_command(dataset: Path, layout: str, out: Path, per_cell: int | None, overwrite: bool) -> None:
     """Write a dataset's test split as 00000.png ... in NVIDIA's block order."""
     from .layout import export_nvidia
@@ -108,11 +115,15 @@ def export_command(dataset: Path, layout: str, out: Path, per_cell: int | None, 
 
 @main.command(name="import")
 @click.argument("source", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--layout", type=click.Choice(["auto", "nvidia", "folder"]), default="auto", show_default=True)
-@click.option("--polarity", type=click.Choice(["auto", "hole-white", "hole-black"]), default="auto", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder to create.")
+@click.option("--layout", type=click.Choice(["auto", "nvidia", "folder"]), default="auto", show_default=True,
+              help="nvidia: NNNNN.png names whose number gives the cell (checked); folder: cells from the pixels "
+                   "only; auto: nvidia when every name is NNNNN.png.")
+@click.option("--polarity", type=click.Choice(["auto", "hole-white", "hole-black"]), default="auto", show_default=True,
+              help="Which colour is the hole in the source files (auto: from the median white fraction).")
 @click.option("--block-size", type=int, default=None, help="NVIDIA block size (default: files/12 if contiguous, else 1000).")
-@click.option("--overwrite", is_flag=True)
+@click.option("--overwrite", is_flag=True, help="Replace a dataset in --out (only a maskgen dataset).")
 def import_command(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
                    overwrite: bool) -> None:
     """Turn a folder of masks (NVIDIA's test set or any other) into a maskgen dataset."""

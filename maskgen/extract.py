@@ -10,6 +10,7 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from inpaint_core.maskio import encode_mask_png
 from .occlusion import OcclusionOptions, occlusion_and_disocclusion
 from .video import Clip, ClipError, iter_frames
 
-__all__ = ["ExtractOptions", "RawMask", "ClipMasks", "extract_clip", "load_cached", "save_cached"]
+__all__ = ["ExtractOptions", "RawMask", "ClipMasks", "extract_clip", "load_cached", "pair_count", "save_cached"]
 
 EXTRACT_FORMAT = 1  # bump when the extraction changes its output for the same options
 
@@ -94,6 +95,7 @@ class ClipMasks:
     dropped: dict[str, int] = field(default_factory=dict)
     unreadable_frames: list[int] = field(default_factory=list)
     error: str | None = None
+    retry: bool = False  # the error was not the clip's content (a flow plug-in's exception): never cached
 
     def summary(self) -> dict[str, object]:
         return {
@@ -108,15 +110,28 @@ def _iou(first: np.ndarray, second: np.ndarray) -> float:
     return np.count_nonzero(first & second) / union if union else 1.0
 
 
-def extract_clip(clip: Clip, options: ExtractOptions, *, sha256: str = "") -> ClipMasks:
-    """Raw masks of one clip. Never raises for a bad clip: the reason goes to ``ClipMasks.error``."""
+def pair_count(frames: int, options: ExtractOptions) -> int:
+    """The frame pairs (t, t + step) a clip of ``frames`` frames gives (before unreadable frames)."""
+    pairs = (frames - 1 - options.step) // options.stride + 1 if frames > options.step else 0
+    return min(pairs, options.max_pairs) if options.max_pairs else pairs
+
+
+def extract_clip(clip: Clip, options: ExtractOptions, *, sha256: str = "",
+                 on_pair: Callable[[], None] | None = None) -> ClipMasks:
+    """Raw masks of one clip. Never raises for a bad clip: the reason goes to ``ClipMasks.error``.
+
+    A :class:`ClipError` (the clip itself cannot be used) is final; any other exception (a flow plug-in
+    that fails, out of memory, a file that cannot be read) sets ``ClipMasks.retry``: the caller must not
+    cache that result. ``on_pair`` is called once per frame pair, used or skipped (progress).
+    """
     result = ClipMasks(clip.clip_id, sha256)
     try:
-        _extract_into(result, clip, options)
+        _extract_into(result, clip, options, on_pair or (lambda: None))
     except ClipError as exc:
         result.error = str(exc)
     except Exception as exc:  # a decoder or flow failure on one clip must not stop the build
         result.error = f"{type(exc).__name__}: {exc}"
+        result.retry = True
     if result.error is None:
         if result.frames < 2:
             result.error = f"fewer than 2 frames ({result.frames})"
@@ -130,7 +145,7 @@ def extract_clip(clip: Clip, options: ExtractOptions, *, sha256: str = "") -> Cl
     return result
 
 
-def _extract_into(result: ClipMasks, clip: Clip, options: ExtractOptions) -> None:
+def _extract_into(result: ClipMasks, clip: Clip, options: ExtractOptions, on_pair: Callable[[], None]) -> None:
     flow = create_flow(options.flow)
     recent: dict[int, np.ndarray | None] = {}
     last_kept: dict[str, np.ndarray] = {}
@@ -150,26 +165,34 @@ def _extract_into(result: ClipMasks, clip: Clip, options: ExtractOptions) -> Non
             break
         frame_a = recent.get(start)
         if frame_a is None or frame is None:
+            on_pair()
             continue
         result.pairs += 1
         forward, backward = forward_backward(flow, frame_a, frame)
         occluded, disoccluded = occlusion_and_disocclusion(forward, backward, options.occlusion,
                                                            frame_a=frame_a, frame_b=frame)
         for source, mask in (("occlusion", occluded), ("disocclusion", disoccluded)):
-            ratio = float(np.count_nonzero(mask)) / mask.size
-            if ratio < options.min_ratio:
-                dropped["small"] += 1
-                continue
-            if ratio > options.max_ratio:
-                dropped["large"] += 1
-                continue
-            previous = last_kept.get(source)
-            if previous is not None and _iou(previous, mask) >= options.dedupe_iou:
-                dropped["duplicate"] += 1
+            reason = _drop_reason(mask, last_kept.get(source), options)
+            if reason is not None:
+                dropped[reason] += 1
                 continue
             last_kept[source] = mask
-            result.masks.append(RawMask(start, index, source, ratio, encode_mask_png(mask)))
+            result.masks.append(RawMask(start, index, source, float(np.count_nonzero(mask)) / mask.size,
+                                        encode_mask_png(mask)))
+        on_pair()
     result.dropped = dropped
+
+
+def _drop_reason(mask: np.ndarray, previous: np.ndarray | None, options: ExtractOptions) -> str | None:
+    """Why a raw mask is dropped (``small``, ``large``, ``duplicate`` of the last kept one), or ``None``."""
+    ratio = float(np.count_nonzero(mask)) / mask.size
+    if ratio < options.min_ratio:
+        return "small"
+    if ratio > options.max_ratio:
+        return "large"
+    if previous is not None and _iou(previous, mask) >= options.dedupe_iou:
+        return "duplicate"
+    return None
 
 
 def save_cached(path: Path, clip_masks: ClipMasks) -> None:

@@ -27,6 +27,8 @@ __all__ = [
     "working_shape",
     "iter_frames",
     "clip_fingerprint",
+    "frame_count",
+    "frame_paths",
 ]
 
 VIDEO_EXTENSIONS = frozenset({
@@ -67,10 +69,13 @@ class Skipped:
 
 
 def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[Skipped]]:
-    """All clips under ``video_dir`` (recursive), sorted by id, and the files that are not clips.
+    """All clips under ``video_dir`` (recursive), sorted by id, and every input that is not used, with why.
 
     A folder counts as a frame clip when it directly holds at least one frame image; its other files are
-    ignored. Any other file whose extension is not a video extension is reported as skipped.
+    ignored. Any other file whose extension is not a video extension is reported as skipped. Symlinked
+    folders and files are followed, except those pointing back into ``video_dir`` (already searched: the
+    same frames must not become two clips) or to a folder already searched (a loop); a folder that cannot
+    be read is reported.
 
     Raises:
         ValueError: ``video_dir`` does not exist or is not a folder.
@@ -83,29 +88,69 @@ def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[
     root = root.resolve()
     clips: list[Clip] = []
     skipped: list[Skipped] = []
-    for directory, subdirs, files in os.walk(root):
-        subdirs.sort(key=natural_key)
-        subdirs[:] = [name for name in subdirs if not name.startswith(".")]
+    visited: set[str] = set()
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename or root)
+        skipped.append(Skipped(_relative(where, root), f"cannot read folder: {error.strerror or error}"))
+
+    for directory, subdirs, files in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(directory)
-        frame_files = [name for name in files if Path(name).suffix.lower() in FRAME_EXTENSIONS]
-        if frame_files and here != root:
-            clips.append(Clip(here.relative_to(root).as_posix(), here, "frames"))
-        for name in sorted(files, key=natural_key):
-            if name.startswith("."):
-                continue
-            suffix = Path(name).suffix.lower()
-            relative = (here / name).relative_to(root).as_posix()
-            if suffix in VIDEO_EXTENSIONS:
-                clips.append(Clip(relative, here / name, "video"))
-            elif suffix in FRAME_EXTENSIONS and here != root:
-                continue
-            elif suffix in FRAME_EXTENSIONS:
-                skipped.append(Skipped(relative, "a single image at the top of --video-dir, not a clip "
-                                                 "(put frames in a sub-folder)"))
-            else:
-                skipped.append(Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})"))
+        real = os.path.realpath(here)
+        if real in visited:
+            subdirs[:] = []
+            skipped.append(Skipped(_relative(here, root), f"symlink to a folder already searched ({real})"))
+            continue
+        visited.add(real)
+        subdirs.sort(key=natural_key)
+        subdirs[:] = [name for name in subdirs if not name.startswith(".")
+                      and not _links_back(here / name, root, skipped)]
+        _add_folder(here, root, sorted(files, key=natural_key), clips, skipped)
     clips.sort(key=lambda clip: natural_key(clip.clip_id))
     return clips, skipped
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
+def _links_back(path: Path, root: Path, skipped: list[Skipped]) -> bool:
+    """Whether ``path`` is a symlink into ``root`` (reported: its target is searched on its own)."""
+    if not path.is_symlink():
+        return False
+    target = Path(os.path.realpath(path))
+    if target != root and root not in target.parents:
+        return False
+    skipped.append(Skipped(_relative(path, root), f"symlink to {_relative(target, root)!r}, already under "
+                                                 "--video-dir (not used twice)"))
+    return True
+
+
+def _add_folder(here: Path, root: Path, files: list[str], clips: list[Clip], skipped: list[Skipped]) -> None:
+    """The clips of one folder: the folder itself if it holds frames, and its video files."""
+    frame_files = [name for name in files if Path(name).suffix.lower() in FRAME_EXTENSIONS]
+    if frame_files and here != root:
+        clips.append(Clip(here.relative_to(root).as_posix(), here, "frames"))
+    for name in files:
+        if name.startswith(".") or _links_back(here / name, root, skipped):
+            continue
+        suffix = Path(name).suffix.lower()
+        relative = (here / name).relative_to(root).as_posix()
+        if suffix in VIDEO_EXTENSIONS:
+            if (here / name).is_file():
+                clips.append(Clip(relative, here / name, "video"))
+            else:
+                skipped.append(Skipped(relative, "not a regular file (a broken symlink?)"))
+        elif suffix in FRAME_EXTENSIONS and here != root:
+            continue
+        elif suffix in FRAME_EXTENSIONS:
+            skipped.append(Skipped(relative, "a single image at the top of --video-dir, not a clip "
+                                             "(put frames in a sub-folder)"))
+        else:
+            skipped.append(Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})"))
 
 
 def working_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
@@ -125,7 +170,8 @@ def resize_frame(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
-def _frame_paths(clip: Clip) -> list[Path]:
+def frame_paths(clip: Clip) -> list[Path]:
+    """The frame files of a frame-folder clip, in natural order."""
     return sorted((p for p in clip.path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS and p.is_file()),
                   key=lambda p: natural_key(p.name))
 
@@ -144,10 +190,13 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
 
     if clip.kind == "frames":
         shape: tuple[int, int] | None = None
-        paths = _frame_paths(clip)
+        paths = frame_paths(clip)
         readable = 0
         for index, path in enumerate(paths):
-            data = np.fromfile(path, dtype=np.uint8)
+            try:
+                data = np.fromfile(path, dtype=np.uint8)
+            except OSError:  # unreadable (permissions, I/O error): like a corrupt frame, only its pairs go
+                data = np.empty(0, dtype=np.uint8)
             image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
             if image is None:
                 yield index, None
@@ -185,13 +234,42 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
 
 
 def clip_fingerprint(clip: Clip) -> str:
-    """sha256 over the clip's bytes (a frame folder: over the sorted frame names and their bytes)."""
+    """sha256 over the clip's bytes (a frame folder: over the sorted frame names and their bytes; a frame
+    that cannot be read counts by its name and a marker, as its pairs are skipped anyway).
+
+    Raises:
+        OSError: a video file cannot be read.
+    """
     digest = hashlib.sha256()
-    paths = _frame_paths(clip) if clip.kind == "frames" else [clip.path]
+    paths = frame_paths(clip) if clip.kind == "frames" else [clip.path]
     for path in paths:
         if clip.kind == "frames":
             digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            if clip.kind != "frames":
+                raise
+            digest.update(b"\0unreadable\0")
     return digest.hexdigest()
+
+
+def frame_count(clip: Clip) -> int:
+    """How many frames the clip holds, as its folder or container says (0 when unknown): for progress only."""
+    if clip.kind == "frames":
+        try:
+            return len(frame_paths(clip))
+        except OSError:
+            return 0
+    import cv2
+
+    if not clip.path.is_file() or clip.path.stat().st_size == 0:
+        return 0
+    capture = cv2.VideoCapture(str(clip.path), cv2.CAP_FFMPEG)
+    try:
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return max(0, int(count))
