@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -247,10 +247,9 @@ def _resume(folder: Path, model: PConvUNet, optimizer: torch.optim.Optimizer, sc
 
 def changed_options(previous: dict[str, Any], options: TrainOptions) -> list[str]:
     """Names of the options that differ from ``previous`` (a run's ``options.json``), but for
-    :data:`RESUMABLE_CHANGES`; an option ``previous`` lacks (an older run) counts with its default."""
-    defaults = {item.name: item.default for item in fields(TrainOptions)}
+    :data:`RESUMABLE_CHANGES` and options ``previous`` does not record (a run of an older release)."""
     return [name for name, value in asdict(options).items()
-            if name not in RESUMABLE_CHANGES and previous.get(name, defaults.get(name)) != value]
+            if name not in RESUMABLE_CHANGES and name in previous and previous[name] != value]
 
 
 def _check_run_folder(out: Path, options: TrainOptions, *, overwrite: bool) -> None:

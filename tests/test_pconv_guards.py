@@ -171,6 +171,10 @@ def test_resume_with_changed_options_is_refused(setup: Setup, tmp_path: Path) ->
     summary = train(_small(setup, out, seed=1), overwrite=True, progress=False)
     assert summary["start_step"] == 0 and json.loads((out / "options.json").read_text())["seed"] == 1
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_0000001.pt", "weights.pt"]
+    recorded = json.loads((out / "options.json").read_text())
+    del recorded["allow_test_masks"]  # as a run of the first release recorded it
+    (out / "options.json").write_text(json.dumps(recorded))
+    assert train(_small(setup, out, seed=1, allow_test_masks=True), progress=False)["start_step"] == 1
 
 
 def test_no_silent_training_on_test_masks(setup: Setup, tmp_path: Path) -> None:

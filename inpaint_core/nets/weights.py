@@ -119,7 +119,7 @@ def load_torch_file(path: str | os.PathLike[str], *, what: str = "weights file",
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{what} {str(path)!r} does not exist")
+        raise ValueError(f"{what} {str(path)!r} {'is not a file' if path.exists() else 'does not exist'}")
     allowed = _numpy_array_globals() if numpy_arrays else []
     try:
         with warnings.catch_warnings(), torch.serialization.safe_globals(allowed):
