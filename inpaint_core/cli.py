@@ -75,7 +75,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
 class OneLineErrors(click.Group):
     """Library ``ValueError``/``OSError`` (bad user input) become ``error: ...`` and exit status 1, with
     no traceback; Ctrl-C exits 130 and SIGTERM 143, each with a hint that running the same command again
-    resumes (SIGTERM is handled like Ctrl-C: the command stops cleanly, its workers with it)."""
+    resumes (SIGTERM is handled like Ctrl-C: the command stops cleanly, its workers with it). The group
+    gets ``--version`` (:func:`version_option`) unless it declares its own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(param.name == "version" for param in self.params):
+            version_option()(self)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -107,7 +113,8 @@ def _toolkit_version() -> str:
 
 
 def version_option() -> Callable[[F], F]:
-    """``--version`` for a command group: prints ``<command> <version> (inpaint-masks-toolkit, Python x.y.z)``."""
+    """``--version`` for a click command or group (a function, or a command already made): prints
+    ``<command> <version> (inpaint-masks-toolkit, Python x.y.z)``. Every :class:`OneLineErrors` group has it."""
     return click.version_option(_toolkit_version(), "--version", prog_name=None,
                                 message=f"%(prog)s %(version)s ({DISTRIBUTION}, Python {sys.version.split()[0]})",
                                 help="Show the version and exit.")

@@ -227,7 +227,7 @@ def _extract(inputs: Inputs, options: ExtractOptions, raw_dir: Path, runner: "_R
     clip_results = [results[clip.clip_id] for clip in inputs.clips]
     skipped = inputs.skipped + [entry for clip in inputs.clips for entry in _skipped_parts(clip, results[clip.clip_id])]
     for entry in skipped:
-        log.warning("skipped %s: %s", entry["path"], entry["reason"])
+        log.info("skipped %s: %s", entry["path"], entry["reason"])  # the command lists them all at the end
     extracted = Extracted(clip_results, skipped)
     if not extracted.usable:
         raise BuildError("no usable clip under " + repr(inputs.video_dir) + ": "

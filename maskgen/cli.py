@@ -8,7 +8,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from inpaint_core.cli import OneLineErrors, dataclass_options, options_from, quiet_opencv_logs, version_option
+from inpaint_core.cli import OneLineErrors, dataclass_options, options_from, quiet_opencv_logs
 
 from .augment import AugmentOptions
 from .build import BuildOptions
@@ -21,7 +21,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(cls=OneLineErrors)
-@version_option()
 @click.option("-v", "--verbose", is_flag=True, help="Log details (skipped inputs, cache use, OpenCV's own warnings).")
 def main(verbose: bool) -> None:
     """Irregular hole masks from video occlusion, binned like NVIDIA's PConv test set."""

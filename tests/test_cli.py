@@ -56,3 +56,50 @@ def test_build_options_come_from_the_options_dataclasses() -> None:
                 assert options[item.name].help == item.metadata[key]["help"]
     assert list(options)[:5] == ["video_dir", "out", "seed", "workers", "per_cell"]
     assert list(options)[-2:] == ["overwrite", "quiet"]
+
+
+def test_per_cell_below_one_is_a_one_line_error(tmp_path: Path) -> None:
+    for value in ("0", "-3"):
+        result = CliRunner().invoke(main, ["build", "--video-dir", str(tmp_path), "--out", str(tmp_path / "o"),
+                                           "--per-cell", value])
+        assert result.exit_code == 1
+        assert result.output.strip().splitlines() == [f"error: per_cell (--per-cell) must be >= 1, got {value}"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_version_on_every_command_line() -> None:
+    import importlib
+
+    from inpaint_core import __version__
+
+    for module in ("maskgen.cli", "benchmark.cli", "pconv_baseline.cli"):
+        group = importlib.import_module(module).main
+        result = CliRunner().invoke(group, ["--version"], prog_name="tool")
+        assert result.exit_code == 0, (module, result.output)
+        assert result.output.startswith(f"tool {__version__} (inpaint-masks-toolkit, Python ")
+
+
+def test_every_maskgen_option_has_help() -> None:
+    import click
+
+    commands = [main, *main.commands.values()]
+    missing = [f"{command.name} {param.opts[0]}" for command in commands for param in command.params
+               if isinstance(param, click.Option) and not (param.help or "").strip()]
+    assert missing == []
+    assert all((command.help or "").strip() for command in commands)
+
+
+def test_opencv_log_lines_are_kept_off_the_terminal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(4096))
+    result = subprocess.run([sys.executable, "-m", "maskgen.cli", "build", "--video-dir", str(tmp_path / "clips"),
+                             "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 1
+    # was: "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x...] moov atom not found" and "[ WARN:0@0.1] global cap.cpp:212 ..." first
+    assert result.stderr.splitlines() == [f"error: no usable clip under {str(tmp_path / 'clips')!r}: corrupt.mp4: "
+                                          "OpenCV/FFmpeg cannot open it as a video (corrupt or unsupported codec)"]
