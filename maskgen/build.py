@@ -20,6 +20,11 @@ runs five stages in order:
    exactly as many new slots as it misses, up to ``max_slot_factor`` x its target.
 5. **Write** (:func:`_write`, :func:`maskgen.writer.finish_dataset`): ``manifest.csv``, pictures, and ``dataset.json``
    last, from the saved rows, in slot order.
+
+Nothing lost, nothing stuck: the build holds ``OUT/.lock`` (:class:`inpaint_core.outdir.FolderLock`) for its
+whole run; ``--overwrite`` empties ``OUT`` (caches included) and only a maskgen dataset; a saved chunk is
+reused only while its mask files have the sha256 its rows record; a clip that failed for another reason
+than its content is not cached; pool workers die with the build, and SIGTERM stops it like Ctrl-C.
 """
 from __future__ import annotations
 
