@@ -277,8 +277,11 @@ def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, r
     with _bar(sum(estimates.values()), "frame pairs", "pair", progress) as bar:
         feed = _PairProgress(bar, estimates, done_before=len(results), clips=len(clips))
         with feed.channel(runner.workers > 1 and len(todo) > 1) as (report, poll):
-            for result in runner.map(_clip_task, todo, _init_clip_worker, (report,), poll=poll):
-                results[result.clip_id] = result
+            try:
+                for result in runner.map(_clip_task, todo, _init_clip_worker, (report,), poll=poll):
+                    results[result.clip_id] = result
+            finally:
+                _init_clip_worker(None)  # an in-process run installed the bar's reporter here: let it go
             feed.wait_for([task[0].clip_id for task in todo], poll)
     return results
 
