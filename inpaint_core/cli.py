@@ -102,22 +102,26 @@ class OneLineErrors(click.Group):
 
 
 def _toolkit_version() -> str:
-    from importlib import metadata
+    """The source's version (setup.cfg reads the same attribute), right even when an install's metadata is stale."""
+    from . import __version__
 
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:  # run from a source tree with PYTHONPATH=.
-        from . import __version__
-
-        return __version__
+    return __version__
 
 
 def version_option() -> Callable[[F], F]:
     """``--version`` for a click command or group (a function, or a command already made): prints
-    ``<command> <version> (inpaint-masks-toolkit, Python x.y.z)``. Every :class:`OneLineErrors` group has it."""
-    return click.version_option(_toolkit_version(), "--version", prog_name=None,
-                                message=f"%(prog)s %(version)s ({DISTRIBUTION}, Python {sys.version.split()[0]})",
-                                help="Show the version and exit.")
+    ``<command> <version> (inpaint-masks-toolkit, Python x.y.z)``. Every :class:`OneLineErrors` group has it.
+    (click's own ``version_option`` keeps the first program name it printed: wrong in a test session.)"""
+
+    def show(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+        if not value or ctx.resilient_parsing:
+            return
+        click.echo(f"{ctx.find_root().info_name} {_toolkit_version()} ({DISTRIBUTION}, Python "
+                   f"{sys.version.split()[0]})")
+        ctx.exit()
+
+    return click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=show,
+                        help="Show the version and exit.")
 
 
 def quiet_opencv_logs() -> None:
