@@ -6,6 +6,7 @@ reported and restarted the same way.
 """
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from multiprocessing import get_context
@@ -20,8 +21,8 @@ class ModelFailure(Exception):
     """One model call failed; the message is the reason recorded for the pair."""
 
 
-def _serve(connection: Any, spec: str, options: dict[str, Any]) -> None:  # runs in the child
-    _isolate_child()
+def _serve(connection: Any, spec: str, options: dict[str, Any], parent: int) -> None:  # runs in the child
+    _isolate_child(parent)
     try:
         import cv2
 
@@ -57,26 +58,18 @@ def _serve(connection: Any, spec: str, options: dict[str, Any]) -> None:  # runs
         connection.send(("batch", outputs, (time.perf_counter() - started) / max(1, len(images))))
 
 
-def _isolate_child() -> None:
+def _isolate_child(parent: int) -> None:
     """In the model's process: lead a process group of its own (so that the host can end whatever the model
     starts along with it), print to stderr (the harness's report owns stdout), and end the group when the
-    harness process is gone (killed with -9, it cannot clean up)."""
-    import os
-    import signal
+    harness process ``parent`` is gone (killed with -9, it cannot clean up)."""
     import sys
-    import threading
+
+    from inpaint_core.processes import die_with_parent
 
     os.setpgrp()
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    die_with_parent(parent, whole_group=True)
 
 
 def _describe(exc: BaseException) -> str:
@@ -118,7 +111,6 @@ def _batch_outputs(model: Any, images: list[np.ndarray], masks: list[np.ndarray]
 
 def _kill_group(pid: int | None) -> None:
     """End the process group a model process leads (the model and any process it started)."""
-    import os
     import signal
 
     if pid is None:
@@ -153,7 +145,8 @@ class ModelHost:
     def _start(self) -> None:
         context = get_context("spawn")
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child, self.spec, self.options), daemon=True)
+        process = context.Process(target=_serve, args=(child, self.spec, self.options, os.getpid()),
+                                  daemon=True)
         process.start()
         child.close()
         if not parent.poll(self.start_timeout):

@@ -29,6 +29,7 @@ import numpy as np
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json
 from inpaint_core.images import load_image, write_rgb_png
 from inpaint_core.maskio import write_mask
+from inpaint_core.processes import parent_death_signal
 
 from .pairing import Pair, pairs_csv
 from .protocol import masked_input
@@ -124,7 +125,8 @@ class CommandModel:
         with open(self.work_dir / "command.log", "ab") as log:
             try:
                 process = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+                                           stdin=subprocess.DEVNULL, start_new_session=True,
+                                           preexec_fn=parent_death_signal())
             except OSError as exc:
                 self._failure = RuntimeError(f"cannot run command: {exc}")
                 bar.close()

@@ -51,6 +51,7 @@ from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
 from inpaint_core.files import atomic_write_text, read_json, sha256_bytes, sha256_file
 from inpaint_core.maskio import write_mask
 from inpaint_core.outdir import FolderLock, check_can_clear, check_not_inside, remove_contents
+from inpaint_core.processes import die_with_parent
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
 
@@ -852,7 +853,7 @@ class _Runner:
     """Runs tasks in-process (workers=1) or in a spawn process pool, yielding results as they finish.
 
     Pool workers end with the build: they die with their parent (even after kill -9: see
-    :func:`_die_with_parent`), ignore Ctrl-C (the terminal sends it to the whole process group; the parent
+    :func:`inpaint_core.processes.die_with_parent`), ignore Ctrl-C (the terminal sends it to the whole process group; the parent
     stops them) and are terminated when the parent is interrupted or gets SIGTERM."""
 
     def __init__(self, workers: int) -> None:
@@ -899,47 +900,10 @@ def _start_worker(parent: int, initializer: Callable | None, initargs: tuple) ->
     """Pool initializer: tie the worker's life to ``parent``, leave Ctrl-C to it, then ``initializer``."""
     import signal
 
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
         initializer(*initargs)
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent(parent: int) -> None:
-    """End this process when ``parent`` ends, however it ends (kill -9 included).
-
-    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``; the pool starts
-    its workers from the parent's main thread, whose end is what the kernel watches). Elsewhere, or if
-    prctl fails, a daemon thread checks every half second whether the parent is still this process's
-    parent. A parent already gone before this ran ends the worker at once."""
-    import signal
-
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            armed = False
-        if armed:
-            if os.getppid() != parent:
-                os._exit(1)
-            return
-    import threading
-
-    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    import time
-
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
 
 
 def _init_clip_worker(report: Callable[[str, str], None] | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from inpaint_core.files import natural_key
+from inpaint_core.images import PixelLimitError, check_pixel_limit, decode_image
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -197,7 +198,12 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
                 data = np.fromfile(path, dtype=np.uint8)
             except OSError:  # unreadable (permissions, I/O error): like a corrupt frame, only its pairs go
                 data = np.empty(0, dtype=np.uint8)
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+            try:  # above the pixel limit: the clip is refused (PixelLimitError), not cached as failed
+                image = decode_image(data, flags=cv2.IMREAD_COLOR, what=str(path)) if data.size else None
+            except PixelLimitError:
+                raise
+            except ValueError:
+                image = None
             if image is None:
                 yield index, None
                 continue
@@ -215,6 +221,8 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
     try:
         if not capture.isOpened():
             raise ClipError("OpenCV/FFmpeg cannot open it as a video (corrupt or unsupported codec)")
+        check_pixel_limit(int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                          what=clip.clip_id)
         shape = None
         index = 0
         while True:

@@ -458,3 +458,28 @@ def test_every_option_has_help_and_there_is_a_version() -> None:
                 assert parameter.help, f"benchmark {name} {parameter.opts[0]} has no help text"
     version = CliRunner().invoke(main, ["--version"], prog_name="benchmark")
     assert version.exit_code == 0 and version.output.startswith("benchmark 0.")
+
+
+def test_model_processes_end_when_the_harness_is_killed(data: dict[str, Path], tmp_path: Path) -> None:
+    """kill -9 of the harness: the model process and the process the model started end with it."""
+    import signal
+
+    plugin = tmp_path / "spawner.py"
+    pid_file = tmp_path / "child.pid"
+    plugin.write_text(f"PID_FILE = {str(pid_file)!r}\n" + CHILD_AND_NOISE_MODEL.replace(
+        "        return image", "        import time\n        time.sleep(300)\n        return image"))
+    harness = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "run", "--model", f"{plugin}:Spawner",
+                                "--out", str(tmp_path / "runs"), *_data_args(data)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    model_pid = os.getpgid(int(pid_file.read_text()))  # the model leads the group its child is in
+    assert model_pid != os.getpgid(harness.pid)
+    time.sleep(1)  # the model is inside its first call
+    harness.send_signal(signal.SIGKILL)
+    harness.wait()
+    deadline = time.monotonic() + 10
+    while (_alive(model_pid) or _alive(int(pid_file.read_text()))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(model_pid) and not _alive(int(pid_file.read_text()))

@@ -131,3 +131,28 @@ def test_import_skips_a_huge_mask_with_its_reason(tmp_path: Path, monkeypatch: p
     (skipped,) = info["skipped"]
     assert skipped["path"] == "bomb.png" and "above the limit" in skipped["reason"]
     assert calls and len(bomb) not in calls  # the ordinary mask was decoded, the huge one never
+
+
+def test_video_frames_above_the_limit_refuse_the_clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frame folders and video files: the clip is refused before a frame above the limit is decoded
+    (a PixelLimitError, which the build reports and does not cache as a failed clip)."""
+    import cv2
+
+    from inpaint_core.images import PixelLimitError
+    from maskgen.synthetic import SpriteScene, write_frames
+    from maskgen.video import discover_clips, iter_frames
+
+    frames = SpriteScene(height=64, width=80, frames=3).render()
+    write_frames(frames, tmp_path / "clips" / "folder")
+    writer = cv2.VideoWriter(str(tmp_path / "clips" / "video.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (80, 64))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    clips, _ = discover_clips(tmp_path / "clips")
+    assert sorted(clip.kind for clip in clips) == ["frames", "video"]
+    for clip in clips:
+        assert len(list(iter_frames(clip, work_size=1024))) == 3
+    monkeypatch.setenv("INPAINT_MAX_PIXELS", str(80 * 64 - 1))
+    for clip in clips:
+        with pytest.raises(PixelLimitError, match=r"80x64 is 0.0 megapixels, above the limit of 0.005119 megapixels"):
+            next(iter(iter_frames(clip, work_size=1024)))

@@ -1,0 +1,73 @@
+"""Processes the toolkit starts end with it: a child asks to die with its parent, however the parent ends.
+
+* :func:`die_with_parent` -- in a worker or model process: on Linux the kernel signals the process when its
+  parent dies (``prctl(PR_SET_PDEATHSIG)``, kill -9 of the parent included); elsewhere, or if prctl fails, a
+  daemon thread checks every half second whether the parent is still its parent. With ``whole_group`` the
+  process's whole process group ends with it (a model that started processes of its own).
+* :func:`parent_death_signal` -- a ``preexec_fn`` for :class:`subprocess.Popen`: the direct child of an
+  external command gets SIGKILL when the toolkit's process dies (Linux; a no-op elsewhere).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Callable
+
+__all__ = ["die_with_parent", "parent_death_signal"]
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (Linux), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _end(whole_group: bool) -> None:
+    if whole_group:
+        os.killpg(0, signal.SIGKILL)
+    os._exit(1)
+
+
+def _watch_parent(parent: int, whole_group: bool) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    _end(whole_group)
+
+
+def die_with_parent(parent: int, *, whole_group: bool = False) -> None:
+    """End this process (with ``whole_group``: its process group, which it should lead) when ``parent``
+    ends. Call it first thing in the child, with the parent's pid passed from the parent: a parent already
+    gone ends the child at once."""
+    prctl = _prctl()
+    armed = False
+    if prctl is not None:
+        if whole_group:  # the kernel's signal reaches this process only: its handler ends the group
+            signal.signal(signal.SIGTERM, lambda signum, frame: _end(True))
+        armed = prctl(PR_SET_PDEATHSIG, signal.SIGTERM if whole_group else signal.SIGKILL, 0, 0, 0) == 0
+    if armed:
+        if os.getppid() != parent:
+            _end(whole_group)
+        return
+    threading.Thread(target=_watch_parent, args=(parent, whole_group), name="parent-watch", daemon=True).start()
+
+
+def parent_death_signal() -> Callable[[], None]:
+    """A ``preexec_fn`` arming SIGKILL at the parent's death in the child (libc looked up beforehand, so
+    that the child between fork and exec only makes the call)."""
+    prctl = _prctl()
+
+    def arm() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return arm
