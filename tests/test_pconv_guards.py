@@ -101,7 +101,7 @@ def test_init_that_would_run_code_is_refused(setup: Setup, tmp_path: Path) -> No
     marker = tmp_path / "ran"
     hostile = _hostile(tmp_path / "stage1.pt", marker)
     result = _invoke(_cli_args(_small(setup, tmp_path / "run", stage=2, init=str(hostile))))
-    _one_line_error(result, "--init", "refused", "it would import io.open")
+    _one_line_error(result, "--init", "refused", "it asks for the Python object 'io.open'")
     assert not marker.exists()
 
 

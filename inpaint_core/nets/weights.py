@@ -96,7 +96,7 @@ def _refusal_reason(error: BaseException) -> str:
     text = str(error)
     named = re.search(r"GLOBAL ([\w.]+)", text)
     if named:
-        return f"it would import {named.group(1)}, and only tensors and plain values are read"
+        return f"it asks for the Python object {named.group(1)!r}, and only tensors and plain values are read"
     detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
     return f"it is not a plain tensor file ({detail[0].strip() if detail else type(error).__name__})"
 
