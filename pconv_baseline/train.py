@@ -84,7 +84,7 @@ class TrainOptions:
     init: str | None = field(default=None, metadata=cli_help(  # weights to start from (stage 2 from stage 1)
         "Weights to start from: RUN/checkpoints/weights.pt or a step_*.pt of a run at the same size "
         "(required for stage 2).", type=click.Path(exists=True, dir_okay=False)))
-    steps: int = field(default=1000, metadata=cli_help(""))
+    steps: int = field(default=1000, metadata=cli_help("Total steps; run again with more to train further."))
     batch_size: int = field(default=6, metadata=cli_help("Global batch (split over torchrun processes)."))
     size: int = field(default=256, metadata=cli_help(f"Training crop side: a power of two >= {MIN_SIZE}."))
     lr: float | None = field(default=None, metadata=cli_help("Override the stage's learning rate."))
