@@ -248,3 +248,17 @@ def test_progress_shows_the_loss_and_the_end_line_is_readable(setup: Setup, tmp_
     assert "validation L1" in last and str(tmp_path / "run" / "checkpoints" / "weights.pt") in last
     result = _invoke(_cli_args(_small(setup, tmp_path / "run", steps=2)))
     assert result.stdout.startswith("nothing to train: the run is at step 2 of --steps 2")
+
+
+def test_a_first_release_run_resumes_from_last_pt(setup: Setup, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_small(setup, out), progress=False)
+    folder = out / "checkpoints"
+    state = torch.load(folder / "step_0000001.pt", weights_only=True)
+    state["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    del state["format"], state["size"]
+    torch.save(state, folder / "last.pt")  # the first release's name and RNG format
+    (folder / "step_0000001.pt").unlink()
+    (folder / "last.tmp").write_bytes(b"\0" * 16)  # what a killed first-release run left
+    summary = train(_small(setup, out, steps=2), progress=False)
+    assert summary["start_step"] == 1 and summary["step"] == 2 and not (folder / "last.tmp").exists()
