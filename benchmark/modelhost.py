@@ -34,7 +34,7 @@ def _serve(connection: Any, spec: str, options: dict[str, Any], parent: int) -> 
     except BaseException as exc:  # noqa: BLE001 - report anything, then stop
         hint = ""
         if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "torch":
-            from .setmetrics import TORCH_EXTRA
+            from inpaint_core.cli import TORCH_EXTRA
 
             hint = f"; {TORCH_EXTRA}"
         connection.send(("error", f"cannot create model {spec!r}: {type(exc).__name__}: {exc}{hint}"))

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from inpaint_core.cli import cli_help
+from inpaint_core.cli import TORCH_EXTRA, cli_help
 from inpaint_core.conventions import images_to_tensor
 from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
 
 __all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog"]
 
 FEATURE_DIM = 2048
-TORCH_EXTRA = "install the [torch] extra: pip install 'inpaint-masks-toolkit[torch]'"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ _KEY = "cli"
 
 
 DISTRIBUTION = "inpaint-masks-toolkit"
+TORCH_EXTRA = f"install the [torch] extra: pip install '{DISTRIBUTION}[torch]'"  # what to do without torch
 
 
 class Terminated(KeyboardInterrupt):

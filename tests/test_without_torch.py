@@ -75,3 +75,7 @@ def test_what_needs_torch_says_which_extra_to_install(tmp_path: Path) -> None:
     assert pconv.returncode == 1 and len(pconv.stderr.splitlines()) == 1
     assert pconv.stderr.startswith("error: cannot create model 'pconv_baseline': ModuleNotFoundError")
     assert pconv.stderr.rstrip().endswith("; install the [torch] extra: pip install 'inpaint-masks-toolkit[torch]'")
+    training = _without_torch(tmp_path, "pconv_baseline.launcher", "train", "--help")
+    assert training.returncode == 1
+    assert training.stderr == ("error: pconv-baseline needs torch: install the [torch] extra: pip install "
+                               "'inpaint-masks-toolkit[torch]'\n")
