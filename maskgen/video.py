@@ -186,34 +186,51 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
 
     Raises:
         ClipError: nothing at all can be decoded.
+        PixelLimitError: a frame above the pixel limit (:mod:`inpaint_core.images`), refused before it is
+            decoded; not a property of the clip alone, so the build does not cache it as a failed clip.
     """
+    if clip.kind == "frames":
+        return _folder_frames(clip, work_size)
+    return _video_frames(clip, work_size)
+
+
+def _read_frame(path: Path) -> np.ndarray | None:
+    """A frame file decoded as BGR, or None when it cannot be read (its pairs are skipped)."""
     import cv2
 
-    if clip.kind == "frames":
-        shape: tuple[int, int] | None = None
-        paths = frame_paths(clip)
-        readable = 0
-        for index, path in enumerate(paths):
-            try:
-                data = np.fromfile(path, dtype=np.uint8)
-            except OSError:  # unreadable (permissions, I/O error): like a corrupt frame, only its pairs go
-                data = np.empty(0, dtype=np.uint8)
-            try:  # above the pixel limit: the clip is refused (PixelLimitError), not cached as failed
-                image = decode_image(data, flags=cv2.IMREAD_COLOR, what=str(path)) if data.size else None
-            except PixelLimitError:
-                raise
-            except ValueError:
-                image = None
-            if image is None:
-                yield index, None
-                continue
-            if shape is None:
-                shape = working_shape(image.shape[0], image.shape[1], work_size)
-            readable += 1
-            yield index, resize_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
-        if readable == 0:
-            raise ClipError(f"no readable frame among {len(paths)} image files")
-        return
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:  # unreadable (permissions, I/O error): like a corrupt frame, only its pairs go
+        return None
+    try:
+        return decode_image(data, flags=cv2.IMREAD_COLOR, what=str(path)) if data.size else None
+    except PixelLimitError:
+        raise
+    except ValueError:
+        return None
+
+
+def _folder_frames(clip: Clip, work_size: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    import cv2
+
+    shape: tuple[int, int] | None = None
+    paths = frame_paths(clip)
+    readable = 0
+    for index, path in enumerate(paths):
+        image = _read_frame(path)
+        if image is None:
+            yield index, None
+            continue
+        if shape is None:
+            shape = working_shape(image.shape[0], image.shape[1], work_size)
+        readable += 1
+        yield index, resize_frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), shape)
+    if readable == 0:
+        raise ClipError(f"no readable frame among {len(paths)} image files")
+
+
+def _video_frames(clip: Clip, work_size: int) -> Iterator[tuple[int, np.ndarray]]:
+    import cv2
 
     if clip.path.stat().st_size == 0:
         raise ClipError("empty file (0 bytes)")

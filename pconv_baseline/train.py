@@ -75,7 +75,7 @@ class TrainOptions:
     """Options of a training run; the fields with ``cli_help`` are ``pconv-baseline train``'s options, in
     this order."""
 
-    images: str = field(metadata=cli_help("", type=_DIRECTORY))
+    images: str = field(metadata=cli_help("Training image folder (recursive).", type=_DIRECTORY))
     masks: str = field(metadata=cli_help("maskgen dataset: its train split for training, test split for validation.",
                                          type=_DIRECTORY))
     out: str = field(metadata=cli_help("Run folder.", type=click.Path(file_okay=False)))
@@ -88,14 +88,14 @@ class TrainOptions:
     batch_size: int = field(default=6, metadata=cli_help("Global batch (split over torchrun processes)."))
     size: int = field(default=256, metadata=cli_help(f"Training crop side: a power of two >= {MIN_SIZE}."))
     lr: float | None = field(default=None, metadata=cli_help("Override the stage's learning rate."))
-    seed: int = field(default=0, metadata=cli_help(""))
+    seed: int = field(default=0, metadata=cli_help("Seed of the batches, masks and weights (a run is a function of it)."))
     bf16: bool = field(default=False, metadata=cli_help("bf16 autocast.", flag=True))
-    channels_last: bool = field(default=False, metadata=cli_help("", flag=True))
+    channels_last: bool = field(default=False, metadata=cli_help("Channels-last memory format (faster on tensor cores).", flag=True))
     compile: bool = field(default=False, metadata=cli_help("torch.compile the network.", flag=True))
-    checkpoint_every: int = field(default=500, metadata=cli_help(""))
+    checkpoint_every: int = field(default=500, metadata=cli_help("Steps between checkpoints (and weights.pt)."))
     keep_checkpoints: int = field(default=3, metadata=cli_help(
         "Keep the N newest full checkpoints checkpoints/step_*.pt (0 = all)."))
-    validate_every: int = field(default=500, metadata=cli_help(""))
+    validate_every: int = field(default=500, metadata=cli_help("Steps between validations on the held-out images."))
     val_images: int = field(default=8, metadata=cli_help("Images held out for validation."))
     val_masks: int = 24  # test-split masks for validation, spread over every cell (not on the command line)
     workers: int = field(default=2, metadata=cli_help("Data-loader processes."))
@@ -105,7 +105,7 @@ class TrainOptions:
         "Fetch VGG16 weights through torch.hub if missing.", flag=True))
     no_perceptual: bool = field(default=False, metadata=cli_help(
         "Train without the perceptual and style terms (no VGG16).", flag=True))
-    device: str | None = field(default=None, metadata=cli_help(""))
+    device: str | None = field(default=None, metadata=cli_help("torch device (default: cuda if available, else cpu)."))
     allow_test_masks: bool = field(default=False, metadata=cli_help(
         "Train on the test masks when the mask dataset has no training split (recorded in options.json; "
         "validation then uses masks seen in training).", flag=True))

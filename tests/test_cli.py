@@ -3,6 +3,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from click.testing import CliRunner
 
 from helpers import SMALL_BUILD
@@ -79,10 +81,14 @@ def test_version_on_every_command_line() -> None:
         assert result.output.startswith(f"tool {__version__} (inpaint-masks-toolkit, Python ")
 
 
-def test_every_maskgen_option_has_help() -> None:
+@pytest.mark.parametrize("module", ["maskgen.cli", "benchmark.cli", "pconv_baseline.cli"])
+def test_every_option_of_every_command_has_help(module: str) -> None:
+    import importlib
+
     import click
 
-    commands = [main, *main.commands.values()]
+    group = importlib.import_module(module).main
+    commands = [group, *group.commands.values()]
     missing = [f"{command.name} {param.opts[0]}" for command in commands for param in command.params
                if isinstance(param, click.Option) and not (param.help or "").strip()]
     assert missing == []
