@@ -4,13 +4,11 @@ Discovery and loading are shared: :mod:`inpaint_core.images`."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
-from inpaint_core.files import sha256_file
-
-__all__ = ["PREPROCESSING", "preprocess", "image_set_fingerprint"]
+__all__ = ["PREPROCESSING", "preprocess", "fingerprint_of_hashes"]
 
 PREPROCESSING = "resize-shorter-side-area-or-cubic+center-crop"
 
@@ -30,9 +28,10 @@ def preprocess(image: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(image[top:top + size, left:left + size])
 
 
-def image_set_fingerprint(folder: str | Path, relative_paths: list[str]) -> str:
-    """sha256 over the relative paths and file contents of the images."""
+def fingerprint_of_hashes(hashes: Iterable[tuple[str, str]]) -> str:
+    """The image-set fingerprint: sha256 over the ``(relative path, sha256 of the file)`` pairs of the images,
+    in order (:func:`benchmark.inputs.check_images` gives them, each file read once)."""
     digest = hashlib.sha256()
-    for relative in relative_paths:
-        digest.update(relative.encode() + b"\0" + sha256_file(Path(folder) / relative).encode() + b"\n")
+    for relative, file_sha256 in hashes:
+        digest.update(relative.encode() + b"\0" + file_sha256.encode() + b"\n")
     return digest.hexdigest()

@@ -10,6 +10,7 @@ first few.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -17,9 +18,11 @@ import numpy as np
 
 from inpaint_core.buckets import border_class, cell_by_name, cell_of, hole_ratio
 from inpaint_core.dataset import Dataset, MaskRecord
-from inpaint_core.files import sha256_file
+from inpaint_core.conventions import binarize
+from inpaint_core.maskio import decode_mask_values
 
-__all__ = ["RunError", "InputError", "check_masks", "check_images", "SHOWN_PROBLEMS"]
+__all__ = ["RunError", "InputError", "read_recorded_mask", "mask_problem", "check_masks", "check_images",
+           "SHOWN_PROBLEMS"]
 
 SHOWN_PROBLEMS = 3
 
@@ -40,45 +43,63 @@ def _raise_problems(problems: Sequence[str], what: str, advice: str) -> None:
     raise InputError(f"input error: {len(problems)} {what}: {shown}{more}; {advice}")
 
 
-def mask_problem(dataset: Dataset, record: MaskRecord, size: int) -> tuple[str, np.ndarray | None]:
-    """Why the mask of ``record`` cannot be scored at ``size`` (``""`` when it can), and the mask."""
-    from inpaint_core.maskio import read_mask
+def read_recorded_mask(path: Path, sha256: str) -> tuple[np.ndarray, bool]:
+    """The mask at ``path`` (bool, True = hole) and whether its bytes have ``sha256`` (True when none is
+    recorded), from one read of the file.
 
+    Raises:
+        ValueError: the file is missing or not a readable image (or above the pixel limit).
+    """
+    if not path.is_file():
+        raise ValueError(f"mask file {str(path)!r} does not exist")
+    data = np.fromfile(path, dtype=np.uint8)
+    mask = binarize(decode_mask_values(data, what=str(path)))
+    return mask, not sha256 or hashlib.sha256(data).hexdigest() == sha256
+
+
+def mask_problem(dataset: Dataset, record: MaskRecord, size: int) -> str:
+    """Why the mask of ``record`` cannot be scored at ``size`` (``""`` when it can)."""
     try:
-        path = dataset.path(record)
-        mask = read_mask(path)
+        mask, recorded = read_recorded_mask(dataset.path(record), record.sha256)
     except (OSError, ValueError) as exc:
-        return f"{record.path}: {str(exc).splitlines()[0]}", None
-    if record.sha256 and sha256_file(path) != record.sha256:
-        return f"{record.path}: not the file the manifest records (sha256 differs: changed after the dataset was made)", mask
+        return f"{record.path}: {str(exc).splitlines()[0]}"
+    if not recorded:
+        return f"{record.path}: not the file the manifest records (sha256 differs: changed after the dataset was made)"
     if mask.shape != (size, size):
         return (f"{record.path}: {mask.shape[1]}x{mask.shape[0]} but the evaluation size is {size} "
-                f"(use --size {mask.shape[0]} or masks of that size)"), mask
+                f"(use --size {mask.shape[0]} or masks of that size)")
     filed = cell_by_name(record.cell)
     actual = cell_of(mask)
     if actual != filed:
-        ratio = hole_ratio(mask)
         where = f"belongs in {actual.name}" if actual is not None else "is in no cell"
         return (f"{record.path}: filed under {filed.name} ({filed.low:g}, {filed.high:g}] but its hole ratio "
-                f"{ratio:.4f} and border class {border_class(mask)} mean it {where}"), mask
-    return "", mask
+                f"{hole_ratio(mask):.4f} and border class {border_class(mask)} mean it {where}")
+    return ""
 
 
 def check_masks(dataset: Dataset, records: Iterable[MaskRecord], size: int) -> None:
     """Every mask of ``records`` usable at ``size`` and in its cell, or :class:`InputError` listing them."""
-    problems = [problem for problem, _ in (mask_problem(dataset, record, size) for record in records) if problem]
+    problems = [problem for problem in (mask_problem(dataset, record, size) for record in records) if problem]
     _raise_problems(problems, "masks cannot be scored", "rebuild or re-import the mask set, or restore its files")
 
 
-def check_images(folder: Path, relative_paths: Iterable[str]) -> None:
-    """Every image decodes (:func:`inpaint_core.images.load_image`), or :class:`InputError` listing those
-    that do not."""
-    from inpaint_core.images import load_image
+def check_images(folder: Path, relative_paths: Iterable[str]) -> list[tuple[str, str]]:
+    """``(relative path, sha256)`` of every image, each file read once and decoded
+    (:func:`inpaint_core.images.decode_rgb`, the pixel limit included), or :class:`InputError` listing those
+    that cannot be read. The pairs give the image-set fingerprint
+    (:func:`benchmark.images.fingerprint_of_hashes`)."""
+    from inpaint_core.images import decode_rgb
 
+    hashes = []
     problems = []
     for relative in relative_paths:
+        path = folder / relative
         try:
-            load_image(folder / relative)
+            data = np.fromfile(path, dtype=np.uint8)
+            decode_rgb(data, what=str(path))
         except (OSError, ValueError) as exc:
             problems.append(f"{relative}: {str(exc).splitlines()[0]}")
+            continue
+        hashes.append((relative, hashlib.sha256(data).hexdigest()))
     _raise_problems(problems, "images cannot be read", "remove or replace them")
+    return hashes

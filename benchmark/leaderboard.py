@@ -97,19 +97,17 @@ def read_run(folder: Path) -> RunRecord:
 
     try:
         info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        recorded = info.get("files", {})
-        for name in RUN_FILES_RECORDED:
-            if name in recorded and sha256_file(folder / name) != recorded[name]:
-                raise damaged(f"{name} is not the file run.json recorded (sha256 differs)")
         with open(folder / "pairs.csv", newline="", encoding="utf-8") as handle:
             pair_ids = [row["pair_id"] for row in csv.DictReader(handle)]
         results = read_results(folder / "per_image.csv")
         with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
             summary = {row["cell"]: row for row in csv.DictReader(handle)}
     except (OSError, ValueError, KeyError) as exc:
-        if isinstance(exc, LeaderboardError):
-            raise
         raise damaged(f"cannot read its files ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    recorded = info.get("files", {})
+    for name in RUN_FILES_RECORDED:
+        if name in recorded and sha256_file(folder / name) != recorded[name]:
+            raise damaged(f"{name} is not the file run.json recorded (sha256 differs)")
     if list(results) != pair_ids:
         raise damaged("per_image.csv does not hold one row per pair of pairs.csv, in order")
     counts = {"pairs": len(results), "ok": sum(r.status == "ok" for r in results.values()),

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from inpaint_core.processes import kill_process_group
+
 __all__ = ["ModelHost", "ModelFailure", "HostProvider", "HostPoolProvider"]
 
 
@@ -62,13 +64,11 @@ def _isolate_child(parent: int) -> None:
     """In the model's process: lead a process group of its own (so that the host can end whatever the model
     starts along with it), print to stderr (the harness's report owns stdout), and end the group when the
     harness process ``parent`` is gone (killed with -9, it cannot clean up)."""
-    import sys
 
     from inpaint_core.processes import die_with_parent
 
     os.setpgrp()
     os.dup2(2, 1)
-    sys.stdout = sys.stderr
     die_with_parent(parent, whole_group=True)
 
 
@@ -107,18 +107,6 @@ def _batch_outputs(model: Any, images: list[np.ndarray], masks: list[np.ndarray]
         except Exception as exc:  # noqa: BLE001
             outputs.append(_describe(exc))
     return outputs
-
-
-def _kill_group(pid: int | None) -> None:
-    """End the process group a model process leads (the model and any process it started)."""
-    import signal
-
-    if pid is None:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class ModelHost:
@@ -165,7 +153,7 @@ class ModelHost:
 
     def _stop(self) -> None:
         if self._process is not None:
-            _kill_group(self._process.pid)
+            kill_process_group(self._process.pid)
             self._process.kill()
             self._process.join(5)
         self._process = self._connection = None

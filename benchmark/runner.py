@@ -45,14 +45,13 @@ from inpaint_core.cli import cli_help
 from inpaint_core.dataset import Dataset
 from inpaint_core.files import atomic_write_text, sha256_file, write_png
 from inpaint_core.images import discover_images, load_image, sample_row, write_rgb_png
-from inpaint_core.maskio import read_mask
 from inpaint_core.outdir import FolderLock
 from inpaint_core.versions import software_versions
 
 from . import __version__
 from .aggregate import CellAccumulator
-from .inputs import InputError, RunError, check_images, check_masks
-from .images import PREPROCESSING, image_set_fingerprint, preprocess
+from .inputs import InputError, RunError, check_images, check_masks, read_recorded_mask
+from .images import PREPROCESSING, fingerprint_of_hashes, preprocess
 from .metrics import image_metrics
 from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
 from .protocol import PROTOCOL, check_output, composite, masked_input
@@ -105,10 +104,8 @@ class Prepared:
 
     def mask(self, pair: Pair) -> np.ndarray:
         """The pair's mask (checked before the run: a file that changed since is an :class:`InputError`)."""
-        path = self.dataset.file(pair.mask)
-        mask = read_mask(path)
-        changed = pair.mask_sha256 and sha256_file(path) != pair.mask_sha256
-        if changed or mask.shape != (self.settings.size, self.settings.size):
+        mask, recorded = read_recorded_mask(self.dataset.file(pair.mask), pair.mask_sha256)
+        if not recorded or mask.shape != (self.settings.size, self.settings.size):
             raise InputError(f"input error: mask {pair.mask} changed during the run; check the mask set and "
                              "start the run again")
         return mask
@@ -144,11 +141,11 @@ def prepare(settings: RunSettings, *, progress: bool = False) -> Prepared:
     except ValueError as exc:
         raise RunError(str(exc)) from None
     check_masks(dataset, _bar(rows, "checking masks", progress), settings.size)
-    check_images(settings.images, _bar(images, "checking images", progress))
+    image_hashes = check_images(settings.images, _bar(images, "checking images", progress))
     dataset_fingerprint = dataset.fingerprint
     pairs = make_pairs(rows, images, seed=settings.seed)
-    prepared = Prepared(settings, pairs, dataset, dataset_fingerprint,
-                        image_set_fingerprint(settings.images, images), len(images))
+    prepared = Prepared(settings, pairs, dataset, dataset_fingerprint, fingerprint_of_hashes(image_hashes),
+                        len(images))
     prepared.protocol_key = hashlib.sha256(json.dumps({
         "dataset": dataset_fingerprint, "images": prepared.image_fingerprint, "pairs": prepared.pairs_fingerprint,
         "size": settings.size, "preprocessing": PREPROCESSING, "protocol": PROTOCOL,

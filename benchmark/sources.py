@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +27,7 @@ import numpy as np
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json
 from inpaint_core.images import load_image, write_rgb_png
 from inpaint_core.maskio import write_mask
-from inpaint_core.processes import parent_death_signal
+from inpaint_core.processes import kill_process_group, parent_death_signal
 
 from .pairing import Pair, pairs_csv
 from .protocol import masked_input
@@ -136,13 +134,13 @@ class CommandModel:
             try:
                 while process.poll() is None:
                     if self.timeout is not None and time.perf_counter() - started > self.timeout:
-                        _kill_group(process)
+                        _end_group(process)
                         self._failure = TimeoutError(f"timeout: command did not finish within {self.timeout:g} s")
                         break
                     bar.update(min(count, self._output_count() - before) - bar.n)
                     time.sleep(0.2)
             finally:
-                _kill_group(process)  # the command's children too, whatever happened
+                _end_group(process)  # the command's children too, whatever happened
                 relay.join(5)
         bar.update(min(count, self._output_count() - before) - bar.n)
         bar.close()
@@ -184,12 +182,9 @@ def _relay(stream, log) -> None:  # noqa: ANN001 - binary pipe and file
     stream.close()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """Kill the process group of ``process`` (a command and everything it started) and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _end_group(process: subprocess.Popen) -> None:
+    """Kill the command's process group (the command and everything it started) and reap the command."""
+    kill_process_group(process.pid)
     process.wait()
 
 

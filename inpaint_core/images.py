@@ -20,7 +20,7 @@ import numpy as np
 from .files import atomic_write_bytes, encode_png, natural_key
 
 __all__ = ["IMAGE_EXTENSIONS", "DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "PixelLimitError", "max_pixels_limit",
-           "check_pixel_limit", "encoded_image_size", "decode_image", "discover_images", "load_image",
+           "check_pixel_limit", "encoded_image_size", "decode_image", "discover_images", "load_image", "decode_rgb",
            "write_rgb_png", "sample_row"]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
@@ -220,14 +220,19 @@ def load_image(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray
         PixelLimitError: the image is above the pixel limit (``max_pixels``, see :func:`max_pixels_limit`).
         ValueError: unreadable.
     """
+    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else np.empty(0, np.uint8)
+    return decode_rgb(data, what=str(path), max_pixels=max_pixels)
+
+
+def decode_rgb(data: np.ndarray, *, what: str, max_pixels: int | None = None) -> np.ndarray:
+    """:func:`load_image` of a file's bytes already read (uint8 array); ``what`` names it in messages."""
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else np.empty(0, np.uint8)
-    image = decode_image(data, flags=cv2.IMREAD_UNCHANGED, what=str(path), max_pixels=max_pixels)
+    image = decode_image(data, flags=cv2.IMREAD_UNCHANGED, what=what, max_pixels=max_pixels)
     if image.dtype == np.uint16:
         image = (image // 257).astype(np.uint8)
     elif image.dtype != np.uint8:
-        raise ValueError(f"{str(path)!r}: unsupported pixel type {image.dtype}")
+        raise ValueError(f"{what!r}: unsupported pixel type {image.dtype}")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:

@@ -4,6 +4,8 @@
   parent dies (``prctl(PR_SET_PDEATHSIG)``, kill -9 of the parent included); elsewhere, or if prctl fails, a
   daemon thread checks every half second whether the parent is still its parent. With ``whole_group`` the
   process's whole process group ends with it (a model that started processes of its own).
+* :func:`kill_process_group` -- the parent's side: end a child's process group (the child and whatever it
+  started), on a timeout or at the end.
 * :func:`parent_death_signal` -- a ``preexec_fn`` for :class:`subprocess.Popen`: the direct child of an
   external command gets SIGKILL when the toolkit's process dies (Linux; a no-op elsewhere).
 """
@@ -16,7 +18,7 @@ import threading
 import time
 from typing import Callable
 
-__all__ = ["die_with_parent", "parent_death_signal"]
+__all__ = ["die_with_parent", "parent_death_signal", "kill_process_group"]
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -71,3 +73,12 @@ def parent_death_signal() -> Callable[[], None]:
         if prctl is not None:
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     return arm
+
+
+def kill_process_group(leader: int) -> None:
+    """SIGKILL to the process group led by ``leader`` (a child started in a group or session of its own);
+    nothing when the group is gone already."""
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
+from inpaint_core.files import atomic_write
 from inpaint_core.nets.weights import load_torch_file
 
 from .network import ENCODER_KERNELS
@@ -113,29 +113,19 @@ def inference_state(model: torch.nn.Module, *, step: int, stage: int, size: int)
 
 
 def atomic_torch_save(state: Mapping[str, Any], path: Path) -> None:
-    """``torch.save`` to a hidden temporary file beside ``path``, renamed into place.
+    """``torch.save`` through :func:`inpaint_core.files.atomic_write` (a hidden temporary file beside
+    ``path``, renamed into place; removed when the write fails).
 
     Raises:
-        OSError: the write failed (a full disk, ...): the temporary file is removed and the message says
-            which file could not be written, in one line.
+        OSError: the write failed (a full disk, ...); the message says which file could not be written, in
+            one line.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMPORARY_SUFFIX, dir=path.parent)
-    os.close(handle)
     try:
-        torch.save(dict(state), temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
+        atomic_write(path, lambda handle: torch.save(dict(state), handle))
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         reason = error.strerror or str(error).splitlines()[0]
         raise OSError(error.errno, f"could not write {str(path)!r}: {reason}; free some space (or lower "
                                    "--keep-checkpoints) and run the same command again to resume") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def checkpoint_files(folder: Path) -> list[Path]:

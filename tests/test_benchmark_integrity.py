@@ -477,3 +477,13 @@ def test_model_processes_end_when_the_harness_is_killed(data: dict[str, Path], t
     while (_alive(model_pid) or _alive(int(pid_file.read_text()))) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(model_pid) and not _alive(int(pid_file.read_text()))
+
+
+def test_the_image_set_fingerprint_is_over_paths_and_file_hashes(data: dict[str, Path]) -> None:
+    import hashlib
+
+    prepared = prepare(RunSettings(masks=data["masks"], images=data["images"], per_cell=1))
+    digest = hashlib.sha256()
+    for path in sorted(data["images"].glob("*.png")):
+        digest.update(f"{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    assert prepared.image_fingerprint == digest.hexdigest() and prepared.image_count == 3

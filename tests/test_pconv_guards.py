@@ -225,8 +225,8 @@ def test_stage_two_without_init_is_refused(setup: Setup, tmp_path: Path) -> None
 
 def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(setup: Setup, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    def full_disk(state: object, path: str) -> None:
-        Path(path).write_bytes(b"\0" * 4096)  # part of the file made it
+    def full_disk(state: object, target: object) -> None:
+        target.write(b"\0" * 4096)  # part of the file made it (torch.save is given the open temporary file)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", full_disk)
