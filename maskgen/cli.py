@@ -166,5 +166,28 @@ def flows() -> None:
         click.echo(name)
 
 
+@main.command(name="verify-nvidia")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--subset-ok", is_flag=True,
+              help="Exit 0 for a subset too (fewer files, each a released file under its own name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, every name listed.")
+@click.option("--limit", default=10, show_default=True, help="Names listed per class of file in the text report.")
+@click.option("--threads", default=4, show_default=True, help="Files hashed side by side.")
+def verify_nvidia_command(folder: Path, subset_ok: bool, as_json: bool, limit: int, threads: int) -> None:
+    """Check a copy of NVIDIA's 12,000 test masks against the sha256 of every released file.
+
+    Names missing, altered (released name, other bytes), misnamed (a released file under another name, with
+    the name, block and cell it belongs to), duplicate and extra files. Exit 0 when the copy is complete
+    and identical to the released set (or, with --subset-ok, a subset of released files each under its own
+    name), 1 otherwise.
+    """
+    from .verify import format_report, verify_nvidia
+
+    report = verify_nvidia(folder, threads=threads)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else format_report(report, limit=limit))
+    if not (report.status == "complete" or report.status == "subset" and subset_ok):
+        raise click.exceptions.Exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
