@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterable, Mapping
@@ -41,9 +42,47 @@ from .buckets import border_class, cell_of, sort_by_cell
 from .files import atomic_write_text, csv_text, read_json, sha256_bytes, sha256_file
 
 __all__ = ["DATASET_FORMAT", "MANIFEST_COLUMNS", "MaskRecord", "Dataset", "manifest_text", "write_manifest",
-           "write_dataset_json", "read_dataset_json"]
+           "write_dataset_json", "read_dataset_json", "MASK_PROTOCOL_KEY", "NVIDIA_TEST_PROTOCOL", "mask_protocol_name",
+           "check_mask_protocol", "legacy_mask_protocol"]
 
 DATASET_FORMAT = "maskgen-dataset/1"
+
+# Mask protocols: the name of the kind of mask set a dataset is, stored as ``dataset.json["mask_protocol"]``
+# and copied into each benchmark run's ``run.json``; runs of different protocols are never ranked together.
+# A generated family is ``<family>-<size>`` (``maskgen-video-512``, ``lama-thick-512``); NVIDIA's released
+# test set, verified file by file, is ``nvidia-test`` (a verified subset ``nvidia-test-subset``); any other
+# imported folder ``imported`` or the name given at import.
+MASK_PROTOCOL_KEY = "mask_protocol"
+NVIDIA_TEST_PROTOCOL = "nvidia-test"
+_PROTOCOL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def check_mask_protocol(name: str) -> str:
+    """``name`` if it is a valid protocol name (lower-case letters, digits, ``.``, ``_``, ``-``; at most 64
+    characters, starting with a letter or digit), else ValueError."""
+    if not isinstance(name, str) or not _PROTOCOL_NAME.match(name):
+        raise ValueError(f"mask protocol name {name!r} must be 1-64 characters of a-z, 0-9, '.', '_', '-', "
+                         "starting with a letter or digit")
+    return name
+
+
+def mask_protocol_name(family: str, size: int) -> str:
+    """``<family>-<size>``: the protocol of a generated mask family at square size ``size``."""
+    return check_mask_protocol(f"{family}-{int(size)}")
+
+
+def legacy_mask_protocol(info: Mapping[str, object]) -> str:
+    """The protocol of a dataset written before ``mask_protocol`` was recorded, from its ``dataset.json``:
+    a ``maskgen build`` (it has ``build_key``) -> ``maskgen-video-<size>`` from its recorded options; an
+    import (``imported_from``) -> ``imported`` (never ``nvidia-test``: those imports were not verified;
+    import again to get it); anything else, or no ``dataset.json`` -> ``unknown``."""
+    options = info.get("options")
+    augment = options.get("augment") if isinstance(options, Mapping) else None
+    if "build_key" in info and isinstance(augment, Mapping) and isinstance(augment.get("size"), int):
+        return mask_protocol_name("maskgen-video", augment["size"])
+    if "imported_from" in info:
+        return "imported"
+    return "unknown"
 
 
 @dataclass(frozen=True)
@@ -190,6 +229,16 @@ class Dataset:
             if problem:
                 raise ValueError(f"{str(path)!r} line {number}: mask path {record.path!r} {problem}")
         self.info: dict[str, object] = read_dataset_json(self.folder) or {}
+
+    @property
+    def mask_protocol(self) -> str:
+        """The dataset's mask protocol: ``dataset.json["mask_protocol"]``, or for a dataset written before
+        it was recorded :func:`legacy_mask_protocol` (``maskgen-video-<size>``, ``imported`` or
+        ``unknown``)."""
+        value = self.info.get(MASK_PROTOCOL_KEY)
+        if isinstance(value, str) and value:
+            return value
+        return legacy_mask_protocol(self.info)
 
     @property
     def fingerprint(self) -> str:

@@ -123,12 +123,16 @@ def export_command(dataset: Path, layout: str, out: Path, per_cell: int | None, 
               help="Which colour is the hole in the source files (auto: from the median white fraction).")
 @click.option("--block-size", type=int, default=None, help="NVIDIA block size (default: files/12 if contiguous, else 1000).")
 @click.option("--overwrite", is_flag=True, help="Replace a dataset in --out (only a maskgen dataset).")
+@click.option("--protocol", default=None,
+              help="Mask protocol name of a set that is not NVIDIA's released one (default: imported). NVIDIA's "
+                   "released set, checked file by file, is always nvidia-test (a subset: nvidia-test-subset).")
 def import_command(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
-                   overwrite: bool) -> None:
+                   overwrite: bool, protocol: str | None) -> None:
     """Turn a folder of masks (NVIDIA's test set or any other) into a maskgen dataset."""
     from .layout import import_masks
 
-    info = import_masks(source, out, layout=layout, polarity=polarity, block_size=block_size, overwrite=overwrite)
+    info = import_masks(source, out, layout=layout, polarity=polarity, block_size=block_size, overwrite=overwrite,
+                        protocol=protocol)
     counts = info["counts"]
     click.echo(f"imported {counts['test_total']} masks into {out} (layout {info['layout']}, polarity "
                f"{info['polarity']}{' detected' if info['polarity_detected'] else ''}); "
@@ -141,6 +145,10 @@ def import_command(source: Path, out: Path, layout: str, polarity: str, block_si
         click.echo(f"layout check: {len(mismatches)} files outside the cell their number implies")
         for item in mismatches[:10]:
             click.echo(f"  {item['file']}: expected {item['expected']}, found {item['found']}", err=True)
+        check = info["nvidia_verification"]
+        click.echo(f"NVIDIA check: {check['summary']}"
+                   + ("" if check["status"] != "not-released" else f" (names: maskgen verify-nvidia {source})"))
+    click.echo(f"mask protocol: {info['mask_protocol']}")
 
 
 @main.command()

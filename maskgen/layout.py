@@ -19,11 +19,13 @@ import numpy as np
 
 from inpaint_core.buckets import CELLS, Cell, cell_of, cell_rank
 from inpaint_core.conventions import binarize, white_fraction
-from inpaint_core.dataset import DATASET_FORMAT, Dataset, MaskRecord
+from inpaint_core.dataset import (DATASET_FORMAT, MASK_PROTOCOL_KEY, NVIDIA_TEST_PROTOCOL, Dataset, MaskRecord,
+                                   check_mask_protocol)
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, natural_key, sha256_bytes
 from inpaint_core.maskio import decode_mask_values, list_mask_files, read_mask_values, write_mask
 from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, check_not_inside, remove_contents
 
+from .verify import NVIDIA_BLOCK_SIZE, NvidiaReport, ReleasedSet, classify, hash_files
 from .writer import DATASET_MARKERS, EXPORT_MARKERS, finish_dataset
 
 __all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "LayoutError"]
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 NVIDIA_NAME = re.compile(r"^(\d{5})\.png$")
 EXPORT_FORMAT = "maskgen-nvidia-export/1"
 IMPORT_MARKER = ".maskgen/import.json"  # written first by an import, removed once dataset.json is written
+IMPORTED_PROTOCOL = "imported"  # the mask protocol of an import that is not NVIDIA's verified released set
+# protocol names an import may not be given with --protocol: NVIDIA's (verified copies get it themselves)
+# and maskgen build's
+RESERVED_PROTOCOL_PREFIXES = (NVIDIA_TEST_PROTOCOL, "maskgen-video")
 
 
 class LayoutError(ValueError):
@@ -157,6 +163,9 @@ class _ImportSource:
     files: list[Path]
     layout: str  # "nvidia" or "folder"
     block_size: int | None
+    mask_protocol: str = IMPORTED_PROTOCOL
+    verification: NvidiaReport | None = None  # the NVIDIA check of an nvidia layout (maskgen.verify)
+    source_hashes: tuple[str, ...] | None = None  # sha256 of each file when checked, in file order
 
 
 @dataclass
@@ -172,7 +181,8 @@ class _Imported:
 
 
 def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", polarity: str = "auto",
-                 block_size: int | None = None, overwrite: bool = False) -> dict[str, object]:
+                 block_size: int | None = None, overwrite: bool = False,
+                 protocol: str | None = None) -> dict[str, object]:
     """Turn a folder of masks into a maskgen dataset (``manifest.csv``, ``dataset.json``, PNGs 255 = hole).
 
     Every mask is binarised (grey values >= 128 are white), converted to 255 = hole and written to
@@ -187,9 +197,19 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     clears ``out`` only if it is empty or a maskgen dataset (:data:`~maskgen.writer.DATASET_MARKERS`) and
     neither ``source`` nor a folder holding it.
 
+    An nvidia layout is first checked against the sha256 of NVIDIA's released files
+    (:func:`maskgen.verify.classify`): ``dataset.json["nvidia_verified"]`` says ``complete``, ``subset`` or
+    ``not-released`` (``not-checked`` for a folder layout) and ``"nvidia_verification"`` holds the counts.
+    ``dataset.json["mask_protocol"]`` is ``nvidia-test`` for the complete released set,
+    ``nvidia-test-subset`` for a verified subset, else ``protocol`` or ``imported``: a copy that is not the
+    released set is imported all the same, under another protocol name.
+
     Args:
         block_size: NVIDIA block size; default: the file count / 12 when the names are exactly
-            ``0 .. 12n-1``, else 1000 (NVIDIA's).
+            ``0 .. 12n-1``, else 1000 (NVIDIA's). NVIDIA's released files always use 1000.
+        protocol: mask protocol name of a copy that is not NVIDIA's verified released set (default
+            ``imported``); names starting with ``nvidia-test`` or ``maskgen-video`` are refused, and so is
+            any name for a verified released copy (its protocol is NVIDIA's).
 
     Returns:
         The ``dataset.json`` content.
@@ -199,7 +219,7 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
             something else (with it); FolderBusyError: another process writes ``out``.
     """
     out = Path(out)
-    checked = _check_import(Path(source), out, layout, polarity, block_size)
+    checked = _check_import(Path(source), out, layout, polarity, block_size, protocol)
     with FolderLock(out, purpose="maskgen import"):
         _clear_output(out, overwrite=overwrite, markers=DATASET_MARKERS, protected=[checked.folder],
                       what="maskgen dataset", refuse_any=False)
@@ -207,6 +227,9 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
         atomic_write_text(out / IMPORT_MARKER, json.dumps({"imported_from": str(checked.folder.resolve()),
                                                            "started": time.time()}) + "\n")
         imported = _write_masks(checked, detected, out)
+        if checked.source_hashes is not None and tuple(imported.source_sha256) != checked.source_hashes:
+            raise LayoutError(f"files under {str(checked.folder)!r} changed during the import; import again "
+                              "with --overwrite")
         if not imported.rows:  # every file unreadable: nothing written
             _drop_import_marker(out)
             raise LayoutError(f"no readable mask under {str(checked.folder)!r}")
@@ -224,6 +247,9 @@ def _import_description(checked: _ImportSource, imported: _Imported, polarity: s
         return {
             "format": DATASET_FORMAT,
             "fingerprint": fingerprint,
+            MASK_PROTOCOL_KEY: checked.mask_protocol,
+            "nvidia_verified": checked.verification.status if checked.verification else "not-checked",
+            "nvidia_verification": checked.verification.to_json(names=False) if checked.verification else None,
             "imported_from": str(checked.folder.resolve()),
             "layout": checked.layout,
             "block_size": checked.block_size,
@@ -251,14 +277,19 @@ def _drop_import_marker(out: Path) -> None:
         pass
 
 
-def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None) -> _ImportSource:
-    """The mask files of ``source`` and their layout. ValueError on bad input or an ``out`` inside ``source``."""
+def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
+                  protocol: str | None = None) -> _ImportSource:
+    """The mask files of ``source``, their layout and (nvidia layout) NVIDIA check and mask protocol.
+    ValueError on bad input or an ``out`` inside ``source``."""
     if not source.is_dir():
         raise LayoutError(f"mask folder {str(source)!r} does not exist or is not a folder")
     if layout not in ("auto", "nvidia", "folder"):
         raise LayoutError(f"layout must be auto, nvidia or folder, got {layout!r}")
     if polarity not in ("auto", "hole-white", "hole-black"):
         raise LayoutError(f"polarity must be auto, hole-white or hole-black, got {polarity!r}")
+    if protocol is not None and check_mask_protocol(protocol).startswith(RESERVED_PROTOCOL_PREFIXES):
+        raise LayoutError(f"--protocol {protocol}: names starting with {' or '.join(RESERVED_PROTOCOL_PREFIXES)} "
+                          "are kept for NVIDIA's released set (verified file by file) and maskgen build")
     files = list_mask_files(source)
     if not files:
         raise LayoutError(f"no image file under {str(source)!r}")
@@ -269,11 +300,36 @@ def _check_import(source: Path, out: Path, layout: str, polarity: str, block_siz
         bad = [p.name for p in files if not NVIDIA_NAME.match(p.name)]
         if bad:
             raise LayoutError(f"not NVIDIA names (NNNNN.png): {', '.join(bad[:5])}")
+        return _check_nvidia_copy(source, files, block_size, protocol)
+    return _ImportSource(source, files, layout, None, protocol or IMPORTED_PROTOCOL)
+
+
+def _check_nvidia_copy(source: Path, files: list[Path], block_size: int | None,
+                       protocol: str | None) -> _ImportSource:
+    """An nvidia layout, checked against NVIDIA's released files: its protocol and block size (1000 for
+    released files; otherwise ``block_size``, or files / 12 when the names are exactly ``0 .. 12n-1``)."""
+    hashes = hash_files(files)
+    unreadable = [(path, digest) for path, digest in zip(files, hashes) if isinstance(digest, OSError)]
+    if unreadable:
+        raise OSError(f"cannot read {str(unreadable[0][0])!r}: {unreadable[0][1].strerror or unreadable[0][1]}")
+    report = classify({path.relative_to(source).as_posix(): str(digest) for path, digest in zip(files, hashes)},
+                      ReleasedSet.load(), folder=str(source))
+    released = report.status != "not-released"
+    if released and protocol is not None:
+        raise LayoutError(f"{str(source)!r} is NVIDIA's released set ({report.summary}); its mask protocol is "
+                          f"{NVIDIA_TEST_PROTOCOL}: drop --protocol")
+    if released and block_size not in (None, NVIDIA_BLOCK_SIZE):
+        raise LayoutError(f"{str(source)!r} holds NVIDIA's released files, whose blocks hold "
+                          f"{NVIDIA_BLOCK_SIZE}: drop --block-size {block_size}")
+    if released:
+        block_size = NVIDIA_BLOCK_SIZE
+        protocol = NVIDIA_TEST_PROTOCOL if report.status == "complete" else f"{NVIDIA_TEST_PROTOCOL}-subset"
+    elif block_size is None:
         numbers = sorted(int(p.stem) for p in files)
-        if block_size is None:
-            contiguous = numbers == list(range(len(numbers)))
-            block_size = len(numbers) // 12 if contiguous and len(numbers) % 12 == 0 else 1000
-    return _ImportSource(source, files, layout, block_size if layout == "nvidia" else None)
+        contiguous = numbers == list(range(len(numbers)))
+        block_size = len(numbers) // 12 if contiguous and len(numbers) % 12 == 0 else NVIDIA_BLOCK_SIZE
+    return _ImportSource(source, files, "nvidia", block_size, protocol or IMPORTED_PROTOCOL, report,
+                         tuple(str(digest) for digest in hashes))
 
 
 def _white_fractions(checked: _ImportSource) -> list[float]:
