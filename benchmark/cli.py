@@ -64,7 +64,8 @@ def _report(info: dict, out: Path) -> None:
         reasons = Counter(row["error"] for row in csv.DictReader(handle) if row["status"] != "ok")
     with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
         overall = next((row for row in csv.DictReader(handle) if row["cell"] == "all"), {})
-    click.echo(f"{info['model']['name']}: {counts['ok']} pairs scored, {counts['failed']} failed -> {out}")
+    click.echo(f"{info['model']['name']}: {counts['ok']} pairs scored, {counts['failed']} failed -> {out} "
+               f"(mask protocol {info.get('mask_protocol', 'not recorded')})")
     for reason, count in reasons.most_common(5):
         click.echo(f"  failed ({count}): {reason}", err=True)
     if counts["ok"] == 0:

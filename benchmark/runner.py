@@ -7,7 +7,7 @@ Run folder (``OUT``):
   reason in ``error``;
 * ``summary.csv``: per cell and overall: mean and std of each metric, count, failures;
 * ``run.json``: model, weights sha256, dataset / image-set / pairs fingerprints, protocol (evaluation size,
-  preprocessing, composite, input), versions, hardware, date;
+  preprocessing, composite, input), ``mask_protocol`` (:func:`run_mask_protocol`), versions, hardware, date;
 * ``samples/grid_<cell>.png``: input, output (composite) and ground truth of the first pairs of each cell.
 
 :func:`score_run` runs four stages: :func:`plan_run` (the run folder's state: finished, resumed or new;
@@ -61,7 +61,7 @@ from .setmetrics import FeatureLog, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
            "OutputProvider", "CallableProvider", "PairRequest", "OutputFeed", "RunPlan", "plan_run",
-           "score_pending", "write_report", "score_pair"]
+           "score_pending", "write_report", "score_pair", "run_mask_protocol"]
 
 SAMPLES_PER_CELL = 4
 EXPORT_FORMAT = "benchmark-export/1"
@@ -92,6 +92,7 @@ class Prepared:
     image_fingerprint: str
     image_count: int
     protocol_key: str = ""
+    mask_protocol: str = ""  # run_mask_protocol(): the dataset's, marked when --per-cell leaves masks out
     _cache: dict[str, np.ndarray] = field(default_factory=dict)
 
     def image(self, relative: str) -> np.ndarray:
@@ -117,7 +118,7 @@ class Prepared:
     def export_record(self) -> dict[str, object]:
         """What ``benchmark export-inputs`` records of the pairs (``export.json``), and ``score`` compares."""
         settings = self.settings
-        return {"format": EXPORT_FORMAT, "protocol_key": self.protocol_key,
+        return {"format": EXPORT_FORMAT, "protocol_key": self.protocol_key, "mask_protocol": self.mask_protocol,
                 "dataset": {"path": str(settings.masks.resolve()), "fingerprint": self.dataset_fingerprint},
                 "images": {"path": str(settings.images.resolve()), "fingerprint": self.image_fingerprint},
                 "pairs": {"count": len(self.pairs), "fingerprint": self.pairs_fingerprint, "seed": settings.seed,
@@ -146,11 +147,22 @@ def prepare(settings: RunSettings, *, progress: bool = False) -> Prepared:
     pairs = make_pairs(rows, images, seed=settings.seed)
     prepared = Prepared(settings, pairs, dataset, dataset_fingerprint, fingerprint_of_hashes(image_hashes),
                         len(images))
+    prepared.mask_protocol = run_mask_protocol(dataset.mask_protocol, settings.per_cell,
+                                               limited=len(rows) < len(dataset.records("test", binned=True)))
     prepared.protocol_key = hashlib.sha256(json.dumps({
         "dataset": dataset_fingerprint, "images": prepared.image_fingerprint, "pairs": prepared.pairs_fingerprint,
         "size": settings.size, "preprocessing": PREPROCESSING, "protocol": PROTOCOL,
+        "mask_protocol": prepared.mask_protocol,
     }, sort_keys=True).encode()).hexdigest()
     return prepared
+
+
+def run_mask_protocol(dataset_protocol: str, per_cell: int | None, *, limited: bool) -> str:
+    """A run's mask protocol (``run.json["mask_protocol"]``): the dataset's
+    (:attr:`inpaint_core.dataset.Dataset.mask_protocol`), with ``@per-cell-N`` appended when ``--per-cell N``
+    left binned test masks out (a quick run is not a run of the whole protocol and is never ranked with one).
+    It is part of the protocol key."""
+    return f"{dataset_protocol}@per-cell-{per_cell}" if limited and per_cell is not None else dataset_protocol
 
 
 def _bar(items: list, desc: str, progress: bool) -> Iterator:
@@ -240,7 +252,10 @@ def plan_run(prepared: Prepared, out: Path, model: dict[str, object], *, overwri
         if finished.get("protocol_key") == prepared.protocol_key and finished.get("model") == model:
             plan.finished = finished
             return plan
-        raise RunError(f"{str(out)!r} holds another finished run; use --overwrite or another --out/--name")
+        other = finished.get("mask_protocol")
+        detail = (f" (mask protocol {other or 'not recorded'}; this run: {prepared.mask_protocol})"
+                  if other != prepared.mask_protocol else "")
+        raise RunError(f"{str(out)!r} holds another finished run{detail}; use --overwrite or another --out/--name")
     if previous_state is not None and previous_state != state and not overwrite:
         raise RunError(f"{str(out)!r} holds an unfinished run with other settings; use --overwrite")
     if overwrite or previous_state != state:
@@ -438,8 +453,10 @@ def _run_info(prepared: Prepared, model: dict[str, object], results: list[PairRe
     return {
         "format": "benchmark-run/1",
         "protocol_key": prepared.protocol_key,
+        "mask_protocol": prepared.mask_protocol,
         "model": model,
-        "dataset": {"path": str(settings.masks.resolve()), "fingerprint": prepared.dataset_fingerprint},
+        "dataset": {"path": str(settings.masks.resolve()), "fingerprint": prepared.dataset_fingerprint,
+                    "mask_protocol": prepared.dataset.mask_protocol},
         "images": {"path": str(settings.images.resolve()), "fingerprint": prepared.image_fingerprint,
                    "count": prepared.image_count},
         "pairs": {"count": len(prepared.pairs), "fingerprint": pairs_fingerprint(prepared.pairs),
