@@ -179,8 +179,10 @@ def flows() -> None:
 @click.option("--subset-ok", is_flag=True,
               help="Exit 0 for a subset too (fewer files, each a released file under its own name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, every name listed.")
-@click.option("--limit", default=10, show_default=True, help="Names listed per class of file in the text report.")
-@click.option("--threads", default=4, show_default=True, help="Files hashed side by side.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Names listed per class of file in the text report.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Files hashed side by side.")
 def verify_nvidia_command(folder: Path, subset_ok: bool, as_json: bool, limit: int, threads: int) -> None:
     """Check a copy of NVIDIA's 12,000 test masks against the sha256 of every released file.
 
