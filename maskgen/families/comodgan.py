@@ -68,7 +68,7 @@ def _fill_boxes(size: int, rng: np.random.Generator, tries: int, max_size: int) 
 def _flipped(stroke: Stroke, size: int, *, rows: bool, columns: bool) -> Stroke:
     """``stroke`` mirrored like ``np.flip(mask, 0)`` (rows) and ``np.flip(mask, 1)`` (columns) mirror pixels."""
     points = tuple((size - 1 - x if columns else x, size - 1 - y if rows else y) for x, y in stroke.points)
-    return Stroke(points, stroke.widths)
+    return Stroke(points, stroke.widths, stroke.style)
 
 
 def free_form_shapes(size: int, rng: np.random.Generator, *, params: FreeFormParams) -> Shapes:

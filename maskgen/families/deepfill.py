@@ -61,7 +61,7 @@ def brush_stroke(size: int, rng: np.random.Generator, params: BrushParams) -> St
         y = float(np.clip(points[-1][1] + radius * math.sin(angle), 0, size))
         points.append((int(x), int(y)))
     width = int(rng.uniform(params.min_width, params.max_width))
-    return Stroke(tuple(points), (width,) * count)
+    return Stroke(tuple(points), (width,) * count, style="brush")
 
 
 def deepfill_shapes(size: int, rng: np.random.Generator) -> Shapes:
