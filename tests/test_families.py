@@ -278,3 +278,21 @@ def test_benchmark_scores_a_generated_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     info = json.loads((tmp_path / "runs" / "mean-fill" / "run.json").read_text())
     assert info["counts"]["ok"] == len(cells) > 3
+
+
+def test_an_interrupted_generate_is_finished_by_the_same_command(tmp_path: Path) -> None:
+    out = tmp_path / "g"
+    _generate(out, count=30)
+    finished = dataset_files(out)
+    (out / "dataset.json").unlink()  # as if stopped before the end: the marker is there, no dataset.json
+    (out / ".maskgen").mkdir()
+    from maskgen.families.generate import MARKER
+
+    (out / MARKER).write_text(json.dumps({"generate_key": "another run"}))  # not resumed without --overwrite
+    with pytest.raises(ValueError, match="already holds a maskgen dataset"):
+        _generate(out, count=30)
+    info = json.loads(finished["dataset.json"])
+    (out / MARKER).write_text(json.dumps({"generate_key": info["generate_key"]}))
+    (out / "test" / "stray.png").write_bytes(b"left over")
+    result = _generate(out, count=30)
+    assert not result.up_to_date and dataset_files(out) == finished and not (out / ".maskgen").exists()
