@@ -9,7 +9,10 @@ MAT / CoModGAN: ``RandomMask(s)``; DeepFill v2: ``brush_stroke_mask``'s ``genera
 originals draw from NumPy's global random state (seeded here, ``--seed``); ours from the per-slot seeds of
 ``maskgen generate``. Prints, per protocol, the mean and percentiles of both and the two-sample
 Kolmogorov-Smirnov statistic and p-value (scipy): the same generator gives a small statistic and a p-value
-that is not small.
+that is not small. Before that (``--exact N``), LaMa's stroke and box functions and DeepFill v2's brush are
+fed the very same random draws as ours (our code asks a stand-in generator that answers from NumPy's legacy
+global state, in the originals' order): LaMa's masks must then be pixel-identical (both draw with
+``cv2.line`` / slicing), DeepFill's agree to the IoU of PIL's and OpenCV's rasterisation.
 
     git clone https://github.com/advimman/lama; git clone https://github.com/fenglinglwb/MAT
     git clone https://github.com/zsyzzsoft/co-mod-gan; git clone https://github.com/JiahuiYu/generative_inpainting
@@ -90,6 +93,80 @@ def deepfill_original(root: Path, size: int) -> Callable[[], np.ndarray]:
     return lambda: namespace["generate_mask"](size, size).reshape(size, size) > 0.5
 
 
+class _LegacyDraws:
+    """The ``numpy.random.Generator`` calls our families make, answered from NumPy's global legacy state in
+    the originals' order, so that a family fed this draws exactly what the original draws for one seed."""
+
+    def integers(self, low: int, high: int | None = None) -> int:
+        return np.random.randint(low, high)
+
+    def random(self) -> float:
+        return np.random.random_sample()
+
+    def uniform(self, low: float, high: float) -> float:
+        return np.random.uniform(low, high)
+
+    def normal(self, loc: float, scale: float) -> float:
+        return np.random.normal(loc, scale)
+
+
+def lama_exact(root: Path, count: int) -> None:
+    """LaMa's strokes and boxes from the same legacy draws: pixel-identical masks expected."""
+    import cv2
+    import yaml
+
+    from maskgen.families.draw import Shapes, render
+    from maskgen.families.lama import LAMA_CONFIGS, _boxes, _strokes
+
+    namespace = _compile(root / "saicinpainting/training/data/masks.py",
+                         {"DrawMethod", "make_random_irregular_mask", "RandomIrregularMaskGenerator",
+                          "make_random_rectangle_mask", "RandomRectangleMaskGenerator"},
+                         {"np": np, "cv2": cv2, "random": random, "Enum": Enum, "LinearRamp": None})
+    print("| LaMa config | strokes: identical masks | boxes: identical masks |")
+    print("|---|---|---|")
+    for (kind, size), params in sorted(LAMA_CONFIGS.items()):
+        config = yaml.safe_load((root / f"configs/data_gen/random_{kind}_{size}.yaml").read_text())
+        kwargs = config["mask_generator_kwargs"]
+        image = np.zeros((3, size, size), np.uint8)
+        irregular = namespace["RandomIrregularMaskGenerator"](**kwargs["irregular_kwargs"])
+        same_strokes = 0
+        for seed in range(count):
+            np.random.seed(seed)
+            theirs = irregular(image)[0] > 0.5
+            np.random.seed(seed)
+            ours = render(Shapes(strokes=_strokes(size, _LegacyDraws(), params.strokes)), size).astype(bool)
+            same_strokes += bool(np.array_equal(theirs, ours))
+        same_boxes = "--"
+        if params.boxes is not None:
+            boxes = namespace["RandomRectangleMaskGenerator"](**kwargs["box_kwargs"])
+            matches = 0
+            for seed in range(count):
+                np.random.seed(seed)
+                theirs = boxes(image)[0] > 0.5
+                np.random.seed(seed)
+                ours = render(Shapes(boxes=_boxes(size, _LegacyDraws(), params.boxes)), size).astype(bool)
+                matches += bool(np.array_equal(theirs, ours))
+            same_boxes = f"{matches} / {count}"
+        print(f"| random_{kind}_{size} | {same_strokes} / {count} | {same_boxes} |", flush=True)
+
+
+def deepfill_exact(root: Path, count: int) -> None:
+    """DeepFill v2's brush from the same legacy draws: the same vertices, drawn by PIL there and OpenCV here."""
+    from maskgen.families.deepfill import deepfill_shapes
+    from maskgen.families.draw import render
+
+    original = deepfill_original(root, 256)
+    ious = []
+    for seed in range(count):
+        np.random.seed(seed)
+        theirs = original()
+        np.random.seed(seed)
+        ours = render(deepfill_shapes(256, _LegacyDraws()), 256).astype(bool)
+        ious.append((theirs & ours).sum() / (theirs | ours).sum())
+    print(f"DeepFill v2 brush, {count} masks from the same draws: IoU with the original's pixels min "
+          f"{min(ious):.3f}, mean {np.mean(ious):.4f}")
+
+
 def _summary(ratios: np.ndarray) -> str:
     p = np.percentile(ratios, [5, 50, 95])
     return f"{ratios.mean():.3f} ({p[0]:.3f} / {p[1]:.3f} / {p[2]:.3f})"
@@ -103,8 +180,15 @@ def main() -> None:
     parser.add_argument("--mat", type=Path, help="fenglinglwb/MAT checkout")
     parser.add_argument("--comodgan", type=Path, help="zsyzzsoft/co-mod-gan checkout")
     parser.add_argument("--deepfill", type=Path, help="JiahuiYu/generative_inpainting checkout")
+    parser.add_argument("--exact", type=int, default=200,
+                        help="Masks compared draw for draw (LaMa, DeepFill v2) before the distributions.")
     args = parser.parse_args()
     from scipy.stats import ks_2samp
+
+    if args.lama and args.exact:
+        lama_exact(args.lama, args.exact)
+    if args.deepfill and args.exact:
+        deepfill_exact(args.deepfill, args.exact)
 
     jobs: list[tuple[str, int, Callable[[], np.ndarray]]] = []
     for size in (256, 512):
@@ -117,6 +201,8 @@ def main() -> None:
             jobs.append(("comodgan", size, free_form_original(args.comodgan / "training/mask_generator.py", size)))
         if args.deepfill:
             jobs.append(("deepfill-v2", size, deepfill_original(args.deepfill, size)))
+    if not args.count:
+        return
     print("| protocol | original: mean (p5 / p50 / p95) | ours: mean (p5 / p50 / p95) | KS statistic | p-value |")
     print("|---|---|---|---|---|")
     for name, size, original in jobs:
