@@ -296,3 +296,32 @@ def test_an_interrupted_generate_is_finished_by_the_same_command(tmp_path: Path)
     (out / "test" / "stray.png").write_bytes(b"left over")
     result = _generate(out, count=30)
     assert not result.up_to_date and dataset_files(out) == finished and not (out / ".maskgen").exists()
+
+
+PLUGIN_FAMILY = '''
+import numpy as np
+from maskgen.families import HoleRange, MaskFamily
+
+
+def square(size, rng):
+    mask = np.zeros((size, size), np.uint8)
+    side = int(rng.integers(40, 120))
+    mask[60:60 + side, 60:60 + side] = 1
+    return mask
+
+
+def centred_squares(size):
+    return MaskFamily(name="squares", size=size, source="test", parameters={"side": [40, 119]}, draw=square,
+                      keep=HoleRange(0.0, 1.0))
+'''
+
+
+def test_a_plugin_family_from_a_file_runs_in_the_workers(tmp_path: Path) -> None:
+    plugin = tmp_path / "my_family.py"
+    plugin.write_text(PLUGIN_FAMILY)
+    result = generate_dataset(tmp_path / "sq", GenerateOptions(family=f"{plugin}:centred_squares", size=256,
+                                                               count=101), workers=2)
+    assert result.info["mask_protocol"] == "squares-256"
+    sides = {round(math.sqrt(r.hole_ratio * 256 * 256)) for r in result.rows}
+    assert sides <= set(range(40, 120)) and len(sides) > 30
+    assert {r.border for r in result.rows} == {"B"}  # 60 .. 179 < 206: inside the 50 px frame
