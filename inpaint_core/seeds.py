@@ -18,6 +18,7 @@ stream                        entropy                           draws
 ``VALIDATION_IMAGE_ORDER``    seed + 1, 1, epoch                the same three for the validation samples
 ``VALIDATION_MASK_ORDER``     seed + 1, 2, epoch
 ``VALIDATION_CROP``           seed + 1, 3, 0, position
+``FAMILY_SLOT``               seed, 20221013, protocol, slot    one slot of a random mask family (maskgen generate)
 ============================  ================================  ==============================================
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Stream(Enum):
     VALIDATION_IMAGE_ORDER = _Salts(seed_offset=1, prefix=(1,))
     VALIDATION_MASK_ORDER = _Salts(seed_offset=1, prefix=(2,))
     VALIDATION_CROP = _Salts(seed_offset=1, prefix=(3,))
+    FAMILY_SLOT = _Salts(prefix=(20221013,))
 
 
 def entropy(seed: int, stream: Stream, *keys: int) -> list[int]:

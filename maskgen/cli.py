@@ -199,5 +199,49 @@ def verify_nvidia_command(folder: Path, subset_ok: bool, as_json: bool, limit: i
         raise click.exceptions.Exit(1)
 
 
+def _generate_options(function: F) -> F:
+    from .families.generate import GenerateOptions
+
+    decorators = [
+        dataclass_options(GenerateOptions),
+        click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder."),
+        click.option("--workers", default=1, show_default=True, help="Processes (the output does not depend on it)."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace what --out holds (only a maskgen dataset)."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for decorate in reversed(decorators):
+        function = decorate(function)
+    return function
+
+
+@main.command()
+@_generate_options
+def generate(out: Path, workers: int, overwrite: bool, quiet: bool, **params: Any) -> None:
+    """Write a published random mask family (LaMa, MAT, CoModGAN, DeepFill v2) as a binned dataset."""
+    from .families.generate import GenerateOptions, generate_dataset
+
+    options = options_from(GenerateOptions, params)
+    result = generate_dataset(out, options, workers=workers, overwrite=overwrite, progress=not quiet)
+    info = result.info
+    if result.up_to_date:
+        click.echo(f"{out}: up to date ({info['mask_protocol']}, same options); nothing to do")
+        return
+    counts = info["counts"]
+    click.echo(f"generated {out}: {options.count} masks of {info['mask_protocol']}, {counts['test_total']} in the "
+               f"12 cells, {counts['unbinned']} outside them")
+    click.echo("per cell: " + ", ".join(f"{k} {v}" for k, v in counts["test"].items()))
+    click.echo(f"fingerprint {info['fingerprint']}")
+
+
+@main.command()
+def families() -> None:
+    """List the random mask families (built-in and installed plug-ins)."""
+    from .families import list_families
+
+    for name in list_families():
+        click.echo(name)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
