@@ -66,19 +66,26 @@ def main() -> int:
     for label, render_pass, case in cases:
         started = time.perf_counter()
         scores = evaluate_case_variants(case, options, list(variants.values()))
-        rows.append((label, render_pass, scores))
+        rows.append((label, render_pass, case.scene, scores))
         f1s = "".join(f"{f1:>9.3f}" for f1, _ in scores)
         print(f"{label:<11}{render_pass:<7}{case.name:<17}{f1s}{scores[0][1]:>7.3f}"
               f"{time.perf_counter() - started:>9.2f}", flush=True)
-    print("mean F1 (cases)")
-    for label in ("test", "held-out", "same scene"):
-        for render_pass in passes + ["all"]:
-            chosen = [s for l, p, s in rows if l == label and render_pass in (p, "all")]
-            if not chosen:
-                continue
-            means = "".join(f"{sum(s[k][0] for s in chosen) / len(chosen):>9.3f}" for k in range(len(variants)))
-            mean_iou = sum(s[0][1] for s in chosen) / len(chosen)
-            print(f"{label:<11}{render_pass:<7}{f'({len(chosen)} cases)':<17}{means}{mean_iou:>7.3f}")
+    for unit in ("cases", "scenes"):
+        print(f"mean F1 over {unit}" + (" (the cases of each scene and pass averaged first)" if unit == "scenes" else ""))
+        for label in ("test", "held-out", "same scene"):
+            for render_pass in passes + ["all"]:
+                groups: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
+                for row_label, row_pass, scene, scores in rows:
+                    if row_label == label and render_pass in (row_pass, "all"):
+                        key = (row_pass, scene) if unit == "scenes" else (row_pass, str(len(groups)))
+                        groups.setdefault(key, []).append(scores)
+                if not groups:
+                    continue
+                units = [[tuple(sum(s[k][i] for s in group) / len(group) for i in range(2))
+                          for k in range(len(variants))] for group in groups.values()]
+                means = "".join(f"{sum(u[k][0] for u in units) / len(units):>9.3f}" for k in range(len(variants)))
+                mean_iou = sum(u[0][1] for u in units) / len(units)
+                print(f"{label:<11}{render_pass:<7}{f'({len(units)} {unit})':<17}{means}{mean_iou:>7.3f}")
     return 0
 
 
