@@ -71,7 +71,8 @@ def main() -> int:
         print(f"{label:<11}{render_pass:<7}{case.name:<17}{f1s}{scores[0][1]:>7.3f}"
               f"{time.perf_counter() - started:>9.2f}", flush=True)
     for unit in ("cases", "scenes"):
-        print(f"mean F1 over {unit}" + (" (the cases of each scene and pass averaged first)" if unit == "scenes" else ""))
+        note = " (the cases of each scene and pass averaged first)" if unit == "scenes" else ""
+        print(f"mean F1 over {unit}{note}")
         for label in ("test", "held-out", "same scene"):
             for render_pass in passes + ["all"]:
                 groups: dict[tuple[str, str], list[list[tuple[float, float]]]] = {}
