@@ -66,7 +66,7 @@ class OcclusionOptions:
         motion_boundaries: mark motion boundaries.
         out_of_frame: mark every pixel whose flow target leaves the frame. Off by default: it makes
             straight bands along the frame edge under camera motion.
-        exclude_out_of_frame: never mark a pixel whose flow target leaves the frame (the default up to
+        exclude_out_of_frame: never mark a pixel whose flow target leaves the frame (the
             earlier default). Off by default: such pixels are judged by the cues like any other, since
             MPI-Sintel's ground truth counts 87-99 % of them as occluded where the motion is large
             (market_5, ambush_*, temple_3), 32-55 % in cave_2 and cave_4, almost none for motions of a pixel
