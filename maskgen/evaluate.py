@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -10,10 +11,10 @@ from inpaint_core.conventions import binarize
 
 from .extract import ExtractOptions
 from .flow import create_flow, forward_backward
-from .occlusion import occlusion_and_disocclusion
+from .occlusion import OcclusionOptions, occlusion_and_disocclusion
 from .video import resize_frame, working_shape
 
-__all__ = ["f1_iou", "SintelCase", "find_sintel_cases", "evaluate_case"]
+__all__ = ["f1_iou", "SintelCase", "find_sintel_cases", "evaluate_case", "evaluate_case_variants"]
 
 
 def f1_iou(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -61,6 +62,15 @@ def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) 
     The frames are resized to the working size as in ``maskgen build``; the mask is resized back to the
     ground truth's size (nearest neighbour) before scoring.
     """
+    return evaluate_case_variants(case, options, [options.occlusion])[0]
+
+
+def evaluate_case_variants(case: SintelCase, options: ExtractOptions,
+                           variants: Sequence[OcclusionOptions]) -> list[tuple[float, float]]:
+    """F1 and IoU of the occlusion mask for each of ``variants``, from one flow computation.
+
+    As :func:`evaluate_case` (flow method and working size from ``options``), one (F1, IoU) per variant.
+    """
     import cv2
 
     frames = [cv2.cvtColor(_imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for path in (case.image_a, case.image_b)]
@@ -69,11 +79,13 @@ def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) 
     work = working_shape(height, width, options.work_size)
     frames = [resize_frame(frame, work) for frame in frames]
     forward, backward = forward_backward(create_flow(options.flow), frames[0], frames[1])
-    occluded, _ = occlusion_and_disocclusion(forward, backward, options.occlusion,
-                                             frame_a=frames[0], frame_b=frames[1])
-    if occluded.shape != truth.shape:
-        occluded = cv2.resize(occluded.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
-    return f1_iou(occluded, truth)
+    scores = []
+    for occlusion in variants:
+        occluded, _ = occlusion_and_disocclusion(forward, backward, occlusion, frame_a=frames[0], frame_b=frames[1])
+        if occluded.shape != truth.shape:
+            occluded = cv2.resize(occluded.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        scores.append(f1_iou(occluded, truth))
+    return scores
 
 
 def _imread(path: Path, flags: int) -> np.ndarray:

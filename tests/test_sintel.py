@@ -24,5 +24,5 @@ def test_sintel_occlusion_f1_regression_floor(shared_data_dir: Path) -> None:
     assert len(cases) == 5
     scores = [evaluate_case(case) for case in cases]
     mean_f1 = sum(s[0] for s in scores) / len(scores)
-    # measured 0.409 (README); the floor catches a regression of the default pipeline
-    assert mean_f1 >= 0.40
+    # measured 0.432 (0.409 before issue 11, scripts/eval_occlusion_sintel.py); the floor catches a regression
+    assert mean_f1 >= 0.42
