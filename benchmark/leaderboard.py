@@ -78,15 +78,13 @@ def mask_protocol_of(info: Mapping[str, object]) -> str:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One finished run, checked: ``values[cell][metric]`` recomputed from ``per_image.csv`` (the set
-    metrics from ``summary.csv``), ``cell`` one of the 12 cells or ``all``; ``intervals[cell][metric]`` the
-    bootstrap 95 % interval ``(low, high)`` of a per-image metric's mean, where ``summary.csv`` has one."""
+    """One finished run, checked: ``values[cell][metric]`` recomputed from ``per_image.csv`` (``fid`` from
+    ``summary.csv``), ``cell`` one of the 12 cells or ``all``."""
 
     folder: Path
     info: Mapping[str, object]
     values: Mapping[str, Mapping[str, float]]
     reasons: Mapping[str, int] = field(default_factory=dict)  # failure reason -> pairs
-    intervals: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def pairs(self) -> int:
@@ -106,7 +104,22 @@ class RunRecord:
 
     @property
     def mask_protocol(self) -> str:
+        """:func:`mask_protocol_of` its ``run.json``."""
         return mask_protocol_of(self.info)
+
+    @property
+    def intervals(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """``intervals[cell][metric]``: the bootstrap 95 % interval ``(low, high)`` of a per-image metric's
+        mean, from ``values[cell]["<metric>_ci_low"]`` / ``["<metric>_ci_high"]`` where the run has them
+        (runs scored before intervals were recorded have none)."""
+        intervals: dict[str, dict[str, tuple[float, float]]] = {}
+        for cell, values in self.values.items():
+            for metric in PER_IMAGE_METRICS:
+                low = values.get(f"{metric}_ci_low", math.nan)
+                high = values.get(f"{metric}_ci_high", math.nan)
+                if not (math.isnan(low) or math.isnan(high)):
+                    intervals.setdefault(cell, {})[metric] = (low, high)
+        return intervals
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,7 @@ def read_run(folder: Path) -> RunRecord:
     for result in results.values():
         if result.status != "ok":
             reasons[result.error] = reasons.get(result.error, 0) + 1
-    return RunRecord(folder, info, values, reasons, _intervals(summary))
+    return RunRecord(folder, info, values, reasons)
 
 
 def _recompute(results, summary: Mapping[str, Mapping[str, str]], damaged) -> dict[str, dict[str, float]]:
@@ -190,21 +203,8 @@ def _recompute(results, summary: Mapping[str, Mapping[str, str]], damaged) -> di
                 raise damaged(f"summary.csv gives {column} {written.get(column)!r} for {entry['cell']} but "
                               f"per_image.csv gives {format_value(entry[column])!r}")
         values[entry["cell"]] = {metric: float(entry[f"{metric}_mean"]) for metric in PER_IMAGE_METRICS}
-        for metric in SET_METRICS:
-            values[entry["cell"]][metric] = _value(written.get(metric))
+        values[entry["cell"]]["fid"] = _value(written.get("fid"))
     return values
-
-
-def _intervals(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, tuple[float, float]]]:
-    """``(low, high)`` of each per-image metric's mean per cell, from ``summary.csv``'s ``<metric>_ci_low``
-    and ``<metric>_ci_high`` where both are given (runs written before intervals have none)."""
-    intervals: dict[str, dict[str, tuple[float, float]]] = {}
-    for cell, row in summary.items():
-        for metric in PER_IMAGE_METRICS:
-            low, high = _value(row.get(f"{metric}_ci_low")), _value(row.get(f"{metric}_ci_high"))
-            if not (math.isnan(low) or math.isnan(high)):
-                intervals.setdefault(cell, {})[metric] = (low, high)
-    return intervals
 
 
 def collect_runs(paths: list[Path]) -> Leaderboard:

@@ -87,18 +87,19 @@ code{font:.86em ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--hea
 nav a{margin-right:1rem}a{color:var(--accent)}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.3rem 0}
-th,td{border:1px solid var(--line);padding:.3rem .5rem;text-align:right;vertical-align:middle;white-space:nowrap}
+th,td{border:1px solid var(--line);padding:.28rem .45rem;text-align:right;vertical-align:middle;white-space:nowrap}
 th{background:var(--head);font-weight:600}
 td.text,th.text{text-align:left}
 th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:inherit}
-th button::after{content:" \\2195";color:var(--muted);font-weight:400}
+th button::after{content:" \\2195";color:var(--muted);font-weight:400;font-size:.8em}
 th[aria-sort=ascending] button::after{content:" \\2191";color:var(--ink)}
 th[aria-sort=descending] button::after{content:" \\2193";color:var(--ink)}
 td .ci{display:block;color:var(--muted);font-size:.78em}
 td svg{display:block;margin:2px 0 0 auto}
 td.partial{color:#8a4b00}
-table.heat td{min-width:4.2rem;text-align:center;font-size:.86rem}
-table.heat th{font-size:.86rem}
+table.overall{font-size:.9rem}
+table.heat td{min-width:3.6rem;text-align:center;font-size:.84rem}
+table.heat th{font-size:.84rem;text-align:center}table.heat th.text{text-align:left}
 .legend span{display:inline-block;width:1.6rem;height:.8rem;vertical-align:middle}
 details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
 details.run{border:1px solid var(--line);border-radius:6px;padding:.5rem .8rem;margin:.6rem 0}
@@ -196,7 +197,7 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
                    domains: Mapping[str, tuple[float, float]]) -> str:
     heads = ([("rank", "number", "rank")] if ranked else []) + [
         ("model", "text", "model"), ("run", "text", "run folder"), ("pairs", "number", "pairs"),
-        ("failures", "number", "failed pairs")]
+        ("failures", "number", "failed")]
     header = "".join(f'<th class="{"text" if kind == "text" else "num"}" data-type="{kind}" scope="col">'
                      f'<button type="button">{_e(label)}</button></th>' for _, kind, label in heads)
     header += "".join(f'<th data-type="number" scope="col" title="{_direction(metric)}">'
@@ -221,32 +222,35 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
 
 
 def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
-    """Cells (rows, NVIDIA order) x runs (columns): the value in each cell, coloured worst (light) to best."""
+    """Runs (rows, ranking order) x cells (columns, NVIDIA order): the value in each cell, coloured from the
+    worst (light) to the best (dark) value of the whole table, so differences are never exaggerated."""
     values = [row[f"{metric}@{cell.name}"] for row in rows for cell in CELLS]
     finite = [value for value in values if not math.isnan(value)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
-    header = "".join(f'<th scope="col">{_e(row["model"])}'
-                     + ("" if row["status"] == "complete" else " (partial)") + "</th>" for row in rows)
+    bins = "".join(f'<th scope="colgroup" colspan="2">{_e(cell.name.split("_")[0])} %</th>' for cell in CELLS[::2])
+    borders = "".join(f'<th scope="col" title="{_e(cell.name)}">{_e(cell.border)}</th>' for cell in CELLS)
     body = []
-    for cell in CELLS:
+    for row in rows:
+        label = _e(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
         cells = []
-        for row in rows:
+        for cell in CELLS:
             value = row[f"{metric}@{cell.name}"]
             if math.isnan(value):
-                cells.append('<td data-value="">&ndash;</td>')
+                cells.append(f'<td data-cell="{cell.name}" data-value="" title="no pair in this cell">&ndash;</td>')
                 continue
             share = (value - low) / (high - low) if high > low else 0.5
             background, ink = _colour(share if metric in HIGHER_IS_BETTER else 1 - share)
             title = f"{row['model']}, cell {cell.name}: {interval_text(row, metric, digits + 2, f'@{cell.name}')}"
-            cells.append(f'<td data-value="{_number(value)}" style="background:{background};color:{ink}" '
-                         f'title="{_e(title)}">{value_text(value, digits)}</td>')
-        body.append(f'<tr><th scope="row" class="text">{cell.name}</th>{"".join(cells)}</tr>')
+            cells.append(f'<td data-cell="{cell.name}" data-value="{_number(value)}" style="background:{background};'
+                         f'color:{ink}" title="{_e(title)}">{value_text(value, digits)}</td>')
+        body.append(f'<tr><th scope="row" class="text">{label}</th>{"".join(cells)}</tr>')
     legend = "".join(f'<span style="background:{_colour(step / 4)[0]}"></span>' for step in range(5))
-    return (f'<div class="scroll"><table class="heat" data-metric="{metric}"><thead><tr><th class="text">cell</th>'
-            f'{header}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-            f'<p class="legend">worst {legend} best ({_direction(metric)}; colours span this table\'s values, '
-            f'{value_text(low, digits)} to {value_text(high, digits)}). Cells: hole-ratio bin in %, B = no hole '
-            'within 50 px of the border, N = holes there.</p>')
+    return (f'<div class="scroll"><table class="heat" data-metric="{metric}"><thead>'
+            f'<tr><th class="text" rowspan="2">run</th>{bins}</tr><tr>{borders}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>'
+            f'<p class="legend">worst {legend} best ({_direction(metric)}; the colours span this table\'s values, '
+            f'{value_text(low, digits)} to {value_text(high, digits)}). Columns: hole-ratio bin; B = no hole within '
+            '50 px of the border, N = holes there. Hover a value for its interval.</p>')
 
 
 def _kv(mapping: Mapping[str, object], order: Sequence[str] = ()) -> str:

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from bench_helpers import MISBEHAVING_MODELS, make_images, make_mask_dataset
 from benchmark.cli import main
 from benchmark.inpainters import MeanFill
-from benchmark.leaderboard import LeaderboardError, collect_runs, mask_protocol_of, read_run, write_leaderboard
+from benchmark.leaderboard import (LeaderboardError, collect_runs, mask_protocol_of, read_run, section_rows,
+                                   write_leaderboard)
 from benchmark.publish import publish_page, render_page
 from benchmark.runner import CallableProvider, RunSettings, prepare, score_run
 from inpaint_core.buckets import CELL_NAMES
@@ -116,7 +117,9 @@ def test_each_protocol_is_ranked_on_its_own(runs: dict[str, Path], tmp_path: Pat
         summary = _summary(folders[row["mask_protocol"]] / row["run"])
         assert row["l1"] == summary["all"]["l1_mean"] and row["psnr"] == summary["all"]["psnr_mean"]
         assert row["l1@01-10_B"] == summary["01-10_B"]["l1_mean"]
-        assert row["l1_ci_low"] == "" and row["l1_ci_high"] == ""  # runs of today's code carry no intervals
+        # the bootstrap interval where the run's summary has one (runs scored before intervals have none)
+        assert (row["l1_ci_low"], row["l1_ci_high"]) == (summary["all"].get("l1_ci_low", ""),
+                                                         summary["all"].get("l1_ci_high", ""))
     markdown = (tmp_path / "lb.md").read_text()
     first, second = sorted(folders)
     assert markdown.count("## Mask protocol ") == 2 and markdown.count("| rank | model |") == 2
@@ -218,7 +221,7 @@ def test_html_page_holds_everything_and_nothing_external(runs: dict[str, Path], 
     assert len(overall) == len(expected)
     for table, (section, complete) in zip(overall, expected):
         heads = [cell[2].strip() for cell in table["rows"][0]]
-        assert heads[:5 if complete else 4] == (["rank"] if complete else []) + ["model", "run folder", "pairs", "failed pairs"]
+        assert heads[:5 if complete else 4] == (["rank"] if complete else []) + ["model", "run folder", "pairs", "failed"]
         first_metric = 5 if complete else 4
         assert heads[first_metric].startswith("L1 %")
         folders = {r.folder.name: r.folder for r in section.runs}
@@ -228,18 +231,20 @@ def test_html_page_holds_everything_and_nothing_external(runs: dict[str, Path], 
             assert row[first_metric][1]["data-value"] == _summary(folders[name])["all"]["l1_mean"]
         if complete:
             assert [row[0][2] for row in table["rows"][1:]] == [str(i) for i in range(1, len(shown) + 1)]
-    # heatmaps: cells x runs, each value that of the run's summary for that cell
+    # heatmaps: runs x cells, each value that of the run's summary for that cell
     heat = [t for t in page.tables if "heat" in t["attrs"].get("class", "").split() and t["attrs"]["data-metric"] == "l1"]
     assert len(heat) == 2
     checked = 0
     for table, section in zip(heat, board.sections):
         by_name = {record.name: record for record in section.runs}
-        names = [cell[2].strip().removesuffix(" (partial)") for cell in table["rows"][0][1:]]
-        assert sorted(names) == sorted(by_name)
-        assert [row[0][2] for row in table["rows"][1:]] == list(CELL_NAMES)
-        for row in table["rows"][1:]:
-            for name, cell in zip(names, row[1:]):
-                written = _summary(by_name[name].folder).get(row[0][2], {}).get("l1_mean", "")
+        body = table["rows"][2:]
+        names = [row[0][2].strip().removesuffix(" (partial)") for row in body]
+        assert names == [row["model"] for row in section_rows(section)]
+        for name, row in zip(names, body):
+            assert [cell[1]["data-cell"] for cell in row[1:]] == list(CELL_NAMES)
+            summary = _summary(by_name[name].folder)
+            for cell in row[1:]:
+                written = summary.get(cell[1]["data-cell"], {}).get("l1_mean", "")
                 assert cell[1]["data-value"] == written
                 assert cell[2] == (f"{float(written):.2f}" if written else "\u2013")
                 checked += bool(written)
@@ -280,30 +285,48 @@ def test_page_folder_is_replaced_only_when_it_is_an_earlier_page(runs: dict[str,
         publish_page(board, runs["a"])
 
 
+def _with_values(board, change):  # noqa: ANN001, ANN202 - the board with each record's values changed
+    return dataclasses.replace(board, sections=[dataclasses.replace(section, runs=[
+        dataclasses.replace(record, values={cell: change(record, cell, dict(values))
+                                            for cell, values in record.values.items()})
+        for record in section.runs]) for section in board.sections])
+
+
 def test_intervals_are_shown_where_runs_have_them(runs: dict[str, Path], tmp_path: Path) -> None:
-    """Runs scored by today's code carry no intervals; records with intervals (as ``summary.csv``'s
-    ``<metric>_ci_low/high`` columns give them) show ``mean [low, high]`` and error bars."""
+    """Records with bootstrap intervals (``values[cell]["<metric>_ci_low"]`` / ``["_ci_high"]``, as
+    ``summary.csv`` gives them) show ``mean [low, high]`` and error bars; records without show means only."""
     board = collect_runs([runs["b"]])
-    record = board.sections[0].runs[0]
-    intervals = {cell: {"l1": (values["l1"] - 0.5, values["l1"] + 0.25)} for cell, values in record.values.items()}
-    widened = dataclasses.replace(record, intervals=intervals)
-    with_intervals = dataclasses.replace(board, sections=[dataclasses.replace(board.sections[0],
-                                                                              runs=[widened, *board.sections[0].runs[1:]])])
+    record = next(record for record in board.runs if record.complete)
+
+    def without(_, cell, values):  # noqa: ANN001, ANN202 - runs scored before intervals were recorded
+        return {key: value for key, value in values.items() if "_ci_" not in key}
+
+    def widened(this, cell, values):  # noqa: ANN001, ANN202 - an interval on L1 for the complete run only
+        values = without(this, cell, values)
+        if this.folder == record.folder:
+            values.update(l1_ci_low=values["l1"] - 0.5, l1_ci_high=values["l1"] + 0.25)
+        return values
+
+    plain, with_intervals = _with_values(board, without), _with_values(board, widened)
+    assert all(r.intervals == {} for r in plain.runs)
+    assert next(r for r in with_intervals.runs if r.complete).intervals["all"]["l1"] == (record.values["all"]["l1"] - 0.5,
+                                                                         record.values["all"]["l1"] + 0.25)
     paths = write_leaderboard(with_intervals, tmp_path / "lb.csv")
     row = next(r for r in _csv(paths["csv"]) if r["run"] == record.folder.name)
     low, high = record.values["all"]["l1"] - 0.5, record.values["all"]["l1"] + 0.25
     assert float(row["l1_ci_low"]) == pytest.approx(low, abs=1e-6) and float(row["l1_ci_high"]) == pytest.approx(high, abs=1e-6)
     assert float(row["l1_ci_low@01-10_B"]) == pytest.approx(record.values["01-10_B"]["l1"] - 0.5, abs=1e-6)
+    assert row["psnr_ci_low"] == ""
     markdown = paths["md"].read_text()
     assert f"| {record.values['all']['l1']:.2f} [{low:.2f}, {high:.2f}] |" in markdown
     assert "bootstrap 95 % interval" in markdown
-    plain = write_leaderboard(board, tmp_path / "plain.csv")
-    assert paths["png"].read_bytes() != plain["png"].read_bytes()  # the error bars are drawn
+    plain_paths = write_leaderboard(plain, tmp_path / "plain.csv")
+    assert "[" not in plain_paths["md"].read_text().split("| rank |")[1]
+    assert paths["png"].read_bytes() != plain_paths["png"].read_bytes()  # the error bars are drawn
     text = next(f for f in render_page(with_intervals) if f.path == "index.html").data.decode()
     assert f'<span class="ci">[{low:.2f}, {high:.2f}]</span>' in text
-    assert text.count('aria-label="95 % interval') == 1 + 0  # one run with an interval, overall l1 column
-    heat_title = f"cell 01-10_B: {record.values['01-10_B']['l1']:.4f} [{record.values['01-10_B']['l1'] - 0.5:.4f}"
-    assert heat_title in text
-    plain_text = next(f for f in render_page(board) if f.path == "index.html").data.decode()
-    assert 'class="ci"' not in plain_text and "carry no intervals" in plain_text
-    assert not math.isnan(record.values["all"]["l1"])
+    assert text.count('aria-label="95 % interval') == 1  # the complete run's overall L1
+    cell = record.values["01-10_B"]["l1"]
+    assert f"cell 01-10_B: {cell:.4f} [{cell - 0.5:.4f}, {cell + 0.25:.4f}]" in text  # the heatmap's tooltip
+    plain_text = next(f for f in render_page(plain) if f.path == "index.html").data.decode()
+    assert 'class="ci"' not in plain_text and "<svg" not in plain_text and "carry no intervals" in plain_text
