@@ -428,6 +428,10 @@ def _markdown(groups: list[tuple[ProtocolSection, list[dict[str, object]]]], not
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+_PLOT_LABELS = {"l1": "L1 %", "l1_hole": "L1 over the hole %", "psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS",
+                "fid": "FID", "kid": "KID", "p_ids": "P-IDS", "u_ids": "U-IDS", "seconds": "seconds per image"}
+
+
 def plot_png(groups: list[tuple[str, list[dict[str, object]]]], metric: str) -> bytes:
     """PNG of ``metric`` per cell against the hole ratio: per protocol a row of two panels (border classes B
     and N), a line per run (dotted for partial runs), with error bars where the runs have intervals."""
@@ -456,9 +460,12 @@ def plot_png(groups: list[tuple[str, list[dict[str, object]]]], metric: str) -> 
                         continue
                 axis.plot(centres, values, **style)
             axis.set_title(f"{protocol}: border class {border}" if len(groups) > 1 else f"border class {border}")
-            axis.set_xlabel("hole ratio")
+            axis.set_xlim(BIN_EDGES[0] - 0.01, BIN_EDGES[-1] + 0.01)
+            axis.set_xticks(centres, [f"{lo:g}-{hi:g}" for lo, hi in zip(BIN_EDGES[:-1], BIN_EDGES[1:])])
+            axis.set_xlabel("hole ratio (bin)")
             axis.grid(alpha=0.3)
-        axis_row[0].set_ylabel(metric)
+        axis_row[0].set_ylabel(_PLOT_LABELS.get(metric, metric) + (" (higher is better)" if metric in HIGHER_IS_BETTER
+                                                                    else " (lower is better)"))
         axis_row[1].legend(fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()

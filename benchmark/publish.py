@@ -96,7 +96,7 @@ th[aria-sort=ascending] button::after{content:" \\2191";color:var(--ink)}
 th[aria-sort=descending] button::after{content:" \\2193";color:var(--ink)}
 td .ci{display:block;color:var(--muted);font-size:.78em}
 td svg{display:block;margin:2px 0 0 auto}
-td.partial{color:#8a4b00}
+a.partial{color:#8a4b00}
 table.overall{font-size:.9rem}
 table.heat td{min-width:3.6rem;text-align:center;font-size:.84rem}
 table.heat th{font-size:.84rem;text-align:center}table.heat th.text{text-align:left}
@@ -113,6 +113,11 @@ img.plot{max-width:100%;border:1px solid var(--line)}
 _JS = """
 (function(){
   function key(cell){var v=cell.getAttribute("data-value");return v===null?cell.textContent.trim():v;}
+  function reveal(){
+    var target=location.hash?document.getElementById(decodeURIComponent(location.hash.slice(1))):null;
+    if(target&&target.tagName==="DETAILS"){target.open=true;target.scrollIntoView();}
+  }
+  window.addEventListener("hashchange",reveal);reveal();
   document.querySelectorAll("table.sortable").forEach(function(table){
     var heads=table.tHead.rows[0].cells;
     Array.prototype.forEach.call(heads,function(th,index){
@@ -194,7 +199,7 @@ def _domain(rows: Sequence[Mapping[str, object]], metric: str) -> tuple[float, f
 
 
 def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, int]], *, ranked: bool,
-                   domains: Mapping[str, tuple[float, float]]) -> str:
+                   domains: Mapping[str, tuple[float, float]], anchors: Mapping[int, str]) -> str:
     heads = ([("rank", "number", "rank")] if ranked else []) + [
         ("model", "text", "model"), ("run", "text", "run folder"), ("pairs", "number", "pairs"),
         ("failures", "number", "failed")]
@@ -207,7 +212,8 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
     for row in rows:
         cells = [f'<td data-value="{_number(row["rank"])}">{_e(row["rank"])}</td>'] if ranked else []
         status = "" if row["status"] == "complete" else ' class="text partial"'
-        cells.append(f'<td class="text" data-value="{_e(row["model"])}"><span{status}>{_e(row["model"])}</span></td>')
+        cells.append(f'<td class="text" data-value="{_e(row["model"])}"><a href="#{_e(anchors[id(row["record"])])}"'
+                     f'{status}>{_e(row["model"])}</a></td>')
         cells.append(f'<td class="text" data-value="{_e(row["run"])}">{_e(row["run"])}</td>')
         cells += [f'<td data-value="{row[key]}">{row[key]}</td>' for key in ("pairs", "failures")]
         for _, metric, digits in columns:
@@ -268,6 +274,11 @@ def _kv(mapping: Mapping[str, object], order: Sequence[str] = ()) -> str:
     return f'<table class="kv">{"".join(rows)}</table>'
 
 
+def _anchor(folder: str) -> str:
+    """The id of a run's details block (``runs/<protocol>/<run>`` -> ``run--<protocol>--<run>``)."""
+    return "run--" + folder.removeprefix("runs/").replace("/", "--")
+
+
 def _run_block(row: Mapping[str, object], record: RunRecord, folder: str, grids: list[str]) -> str:
     info = dict(record.info)
     info.setdefault("mask_protocol", f"{record.mask_protocol} (not recorded by the run: derived)")
@@ -277,7 +288,7 @@ def _run_block(row: Mapping[str, object], record: RunRecord, folder: str, grids:
                       f'alt="{_e(record.name)}, cell {_e(cell)}: input, output, ground truth"></a>'
                       f'<figcaption>{_e(cell)}</figcaption></figure>' for cell, path in grids)
     reasons = "".join(f"<li>{_e(reason)} ({count})</li>" for reason, count in record.reasons.items())
-    return (f'<details class="run" id="{_e(folder.replace("/", "--"))}"><summary>{_e(record.name)} '
+    return (f'<details class="run" id="{_e(_anchor(folder))}"><summary>{_e(record.name)} '
             f'<span class="note">({_e(model.get("kind", ""))}, run folder {_e(record.folder.name)}, {_e(status)}'
             f'{", rank " + _e(row["rank"]) if row["rank"] != "" else ""})</span></summary>'
             + (f'<p class="note">Failure reasons:</p><ul class="note">{reasons}</ul>' if reasons else "")
@@ -291,6 +302,7 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
     info = section.info
     columns = shown_columns(rows)
     domains = {metric: _domain(rows, metric) for _, metric, _ in columns}
+    anchors = {key: _anchor(folder) for key, (folder, _) in run_files.items()}
     complete = [row for row in rows if row["status"] == "complete"]
     partial = [row for row in rows if row["status"] != "complete"]
     intervals = any(record.intervals for record in section.runs)
@@ -306,11 +318,11 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
                 " The runs carry no intervals (scored before they were recorded): means only.") + "</p>",
              "<h3>Overall</h3>"]
     if complete:
-        parts.append(_overall_table(complete, columns, ranked=True, domains=domains))
+        parts.append(_overall_table(complete, columns, ranked=True, domains=domains, anchors=anchors))
     if partial:
         parts.append('<h3>Partial runs, not ranked</h3><p class="note">Some pairs failed; their means cover only '
                      'the pairs they answered, so they are not comparable with complete runs.</p>')
-        parts.append(_overall_table(partial, columns, ranked=False, domains=domains))
+        parts.append(_overall_table(partial, columns, ranked=False, domains=domains, anchors=anchors))
     parts.append("<h3>Per cell</h3>")
     for name, metric, digits in columns:
         if all(math.isnan(row[f"{metric}@{cell.name}"]) for row in rows for cell in CELLS):

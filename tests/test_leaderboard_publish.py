@@ -196,6 +196,9 @@ def test_html_page_holds_everything_and_nothing_external(runs: dict[str, Path], 
     links = [link for link in links if link]
     assert links and all(not link.startswith("#") and (site / link).is_file() for link in links if not link.startswith("#"))
     assert not [attrs for tag, attrs in page.tags if tag in ("link", "script") and (attrs.get("src") or attrs.get("href"))]
+    ids = {attrs["id"] for _, attrs in page.tags if "id" in attrs}
+    anchors = [link[1:] for link in links if link.startswith("#")]
+    assert len(anchors) == 2 + len(board.runs) and set(anchors) <= ids  # protocol links; each model to its details
     # every run's sample grids are copied byte for byte and shown; its run.json is beside them
     for record in board.runs:
         grids = sorted((record.folder / "samples").glob("grid_*.png"))
