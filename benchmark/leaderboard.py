@@ -445,8 +445,10 @@ def plot_png(groups: list[tuple[str, list[dict[str, object]]]], metric: str) -> 
                                 squeeze=False)
     for (protocol, rows), axis_row in zip(groups, axes):
         for axis, border in zip(axis_row, ("B", "N")):
-            for row in rows:
+            for index, row in enumerate(rows):
                 names = [cell.name for cell in CELLS if cell.border == border]
+                shift = (index - (len(rows) - 1) / 2) * 0.006  # runs side by side: error bars do not hide each other
+                xs = [centre + shift for centre in centres]
                 values = [row[f"{metric}@{name}"] for name in names]
                 label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
                 style = {"marker": "o", "label": label, "linestyle": "-" if row["status"] == "complete" else ":"}
@@ -456,9 +458,9 @@ def plot_png(groups: list[tuple[str, list[dict[str, object]]]], metric: str) -> 
                     if any(not math.isnan(low) for low in lows):
                         below = [max(0.0, v - lo) if not math.isnan(lo) else 0.0 for v, lo in zip(values, lows)]
                         above = [max(0.0, hi - v) if not math.isnan(hi) else 0.0 for v, hi in zip(values, highs)]
-                        axis.errorbar(centres, values, yerr=[below, above], capsize=3, **style)
+                        axis.errorbar(xs, values, yerr=[below, above], capsize=3, **style)
                         continue
-                axis.plot(centres, values, **style)
+                axis.plot(xs, values, **style)
             axis.set_title(f"{protocol}: border class {border}" if len(groups) > 1 else f"border class {border}")
             axis.set_xlim(BIN_EDGES[0] - 0.01, BIN_EDGES[-1] + 0.01)
             axis.set_xticks(centres, [f"{lo:g}-{hi:g}" for lo, hi in zip(BIN_EDGES[:-1], BIN_EDGES[1:])])

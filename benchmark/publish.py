@@ -256,7 +256,10 @@ def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>'
             f'<p class="legend">worst {legend} best ({_direction(metric)}; the colours span this table\'s values, '
             f'{value_text(low, digits)} to {value_text(high, digits)}). Columns: hole-ratio bin; B = no hole within '
-            '50 px of the border, N = holes there. Hover a value for its interval.</p>')
+            '50 px of the border, N = holes there.'
+            + (" Hover a value for its 95 % interval." if any(f"{metric}_ci_low@{cell.name}" in row and not
+                                                            math.isnan(row[f"{metric}_ci_low@{cell.name}"])
+                                                            for row in rows for cell in CELLS) else "") + "</p>")
 
 
 def _kv(mapping: Mapping[str, object], order: Sequence[str] = ()) -> str:
@@ -310,8 +313,9 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
     parts = [f'<section id="protocol-{_e(slug)}"><h2>Mask protocol <code>{_e(section.mask_protocol)}</code></h2>',
              f'<p class="meta">Mask set <code>{_e(str(info["dataset"]["fingerprint"])[:12])}</code>, image set '
              f'<code>{_e(str(info["images"]["fingerprint"])[:12])}</code> ({_e(info["images"].get("count", "?"))} '
-             f'images), {_e(pairs["count"])} pairs (seed {_e(pairs.get("seed"))}, per cell '
-             f'{_e(pairs.get("per_cell") or "all")}) at {_e(info["protocol"]["size"])} px; composite output. '
+             f'images), {_e(pairs["count"])} pairs (seed {_e(pairs.get("seed"))}, '
+             + (f'at most {_e(pairs["per_cell"])} masks per cell' if pairs.get("per_cell") else "every mask")
+             + f') at {_e(info["protocol"]["size"])} px; composite output. '
              f'{len(section.runs)} run{"s" if len(section.runs) != 1 else ""}, ranked by {_e(rank_by)} '
              f'({_direction(rank_by)}) within this protocol only.'
              + (" Under each mean: its bootstrap 95 % interval, drawn on the column's scale." if intervals else
