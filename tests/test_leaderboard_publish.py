@@ -266,6 +266,8 @@ def test_page_folder_is_replaced_only_when_it_is_an_earlier_page(runs: dict[str,
     board = collect_runs([runs["a"], runs["b"]])
     site = tmp_path / "site"
     publish_page(board, site)
+    first = (site / "index.html").read_bytes()
+    assert [f.content() for f in render_page(board)][-1] == first  # no date, no randomness: the same page again
     before = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     with pytest.raises(ValueError, match="holds an earlier page; add --overwrite"):
         publish_page(board, site)
