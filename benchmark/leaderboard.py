@@ -2,10 +2,10 @@
 
 Every figure is recomputed from the run's ``per_image.csv`` (never taken from ``summary.csv``, which only
 has to agree with it); the set-level figures, which need the Inception features (``fid``, and ``kid``,
-``p_ids``, ``u_ids`` where the run has them), and the bootstrap 95 % intervals (``<metric>_ci_low``,
-``<metric>_ci_high``, where the run has them) are read from ``summary.csv``, whose bytes must be those
-``run.json`` recorded. A run whose files disagree with each other (rows and pairs, counts, summary, recorded
-sha256) is refused, naming the file.
+``p_ids``, ``u_ids`` where the run has them), are read from ``summary.csv``, whose bytes must be those
+``run.json`` recorded; so are the bootstrap 95 % intervals (``values[cell]["<metric>_ci_low"]`` /
+``["<metric>_ci_high"]``, :attr:`RunRecord.intervals`) where the run has them. A run whose files disagree
+with each other (rows and pairs, counts, summary, recorded sha256) is refused, naming the file.
 
 **Mask protocols.** Every run belongs to a mask protocol, the kind of mask set it was scored on
 (``nvidia-test``, ``maskgen-video-512``, ``lama-thick-512``, ...): ``run.json["mask_protocol"]``. A run
@@ -257,8 +257,8 @@ def _same_masks_other_protocol(sections: list[ProtocolSection]) -> list[str]:
     for section in sections:
         fingerprint = str(section.info["dataset"]["fingerprint"])
         protocols.setdefault(fingerprint, []).append(section.mask_protocol)
-    return [f"mask set {fingerprint[:12]} appears under the protocols {', '.join(names)}, ranked apart; "
-            "score the older runs again to file them under one" for fingerprint, names in protocols.items()
+    return [f"mask set {fingerprint[:12]} appears under the mask protocols {', '.join(names)} (another --per-cell, "
+            "or runs scored before protocols were recorded), ranked apart" for fingerprint, names in protocols.items()
             if len(names) > 1]
 
 

@@ -335,3 +335,27 @@ def test_intervals_are_shown_where_runs_have_them(runs: dict[str, Path], tmp_pat
     assert f"cell 01-10_B: {cell:.4f} [{cell - 0.5:.4f}, {cell + 0.25:.4f}]" in text  # the heatmap's tooltip
     plain_text = next(f for f in render_page(plain) if f.path == "index.html").data.decode()
     assert 'class="ci"' not in plain_text and "<svg" not in plain_text and "carry no intervals" in plain_text
+
+
+def test_one_mask_set_under_two_protocols_is_ranked_apart_with_a_note(runs: dict[str, Path], tmp_path: Path) -> None:
+    """A run from before mask protocols were recorded next to a newer one of the same mask set."""
+    import shutil
+
+    newer, older = tmp_path / "newer" / "grey", tmp_path / "older" / "grey"
+    shutil.copytree(runs["a"] / "grey", newer)
+    shutil.copytree(runs["a"] / "grey", older)
+    info = json.loads((newer / "run.json").read_text())
+    if "mask_protocol" in info:  # scored by code that records it: make the copy an older run
+        del info["mask_protocol"]
+        info["dataset"].pop("mask_protocol", None)
+        edited = older
+    else:
+        info["mask_protocol"] = "proto-a"
+        edited = newer
+    (edited / "run.json").write_text(json.dumps(info, indent=2))  # run.json is not among the hashed files
+    board = collect_runs([newer, older])
+    assert sorted(s.mask_protocol for s in board.sections) == sorted(["proto-a", mask_protocol_of(
+        {"dataset": {"fingerprint": info["dataset"]["fingerprint"]}})])
+    assert [len(s.runs) for s in board.sections] == [1, 1]
+    assert len(board.notes) == 1 and "appears under the mask protocols" in board.notes[0]
+    assert board.notes[0].startswith(f"mask set {info['dataset']['fingerprint'][:12]} ")
