@@ -223,7 +223,9 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
                          + (f'<span class="ci">{_e(interval)}</span>' if interval else "")
                          + _error_bar(row, metric, domains[metric]) + "</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="scroll"><table class="sortable overall"><thead><tr>{header}</tr></thead>'
+    label = "ranked complete runs" if ranked else "partial runs, not ranked"
+    return (f'<div class="scroll"><table class="sortable overall" aria-label="{label}, over all pairs">'
+            f'<thead><tr>{header}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
@@ -251,7 +253,8 @@ def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
                          f'color:{ink}" title="{_e(title)}">{value_text(value, digits)}</td>')
         body.append(f'<tr><th scope="row" class="text">{label}</th>{"".join(cells)}</tr>')
     legend = "".join(f'<span style="background:{_colour(step / 4)[0]}"></span>' for step in range(5))
-    return (f'<div class="scroll"><table class="heat" data-metric="{metric}"><thead>'
+    return (f'<div class="scroll"><table class="heat" data-metric="{metric}" aria-label="{_e(_LABELS.get(metric, metric))} '
+            f'per run and cell"><thead>'
             f'<tr><th class="text" rowspan="2">run</th>{bins}</tr><tr>{borders}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>'
             f'<p class="legend">worst {legend} best ({_direction(metric)}; the colours span this table\'s values, '

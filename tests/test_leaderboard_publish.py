@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench_helpers import MISBEHAVING_MODELS, make_images, make_mask_dataset
+from bench_helpers import make_images, make_mask_dataset
 from benchmark.cli import main
 from benchmark.inpainters import MeanFill
 from benchmark.leaderboard import (LeaderboardError, collect_runs, mask_protocol_of, read_run, section_rows,
