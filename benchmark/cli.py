@@ -200,19 +200,33 @@ def export_inputs_command(out: Path, **params) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="leaderboard.csv")
 @click.option("--rank-by", default="l1", show_default=True, help="Metric that orders the rows.")
 @click.option("--plot-metric", default="l1", show_default=True, help="Metric drawn per cell in leaderboard.png.")
-def leaderboard(runs: tuple[Path, ...], output: Path, rank_by: str, plot_metric: str) -> None:
-    """Merge run folders into leaderboard.csv, leaderboard.md and leaderboard.png.
+@click.option("--html", "html_dir", default=None, type=click.Path(path_type=Path),
+              help="Also write a self-contained web page (index.html, plots, sample grids) into this folder.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier page in the --html folder.")
+def leaderboard(runs: tuple[Path, ...], output: Path, rank_by: str, plot_metric: str, html_dir: Path | None,
+                overwrite: bool) -> None:
+    """Merge run folders into leaderboard.csv, leaderboard.md and leaderboard.png, one ranking per mask protocol.
 
-    Figures are recomputed from each run's per_image.csv; complete runs are ranked, partial runs listed
-    apart, runs where every pair failed left out with a note."""
+    Figures are recomputed from each run's per_image.csv; runs of different mask protocols are ranked apart,
+    never together; complete runs are ranked, partial runs listed apart, runs where every pair failed left
+    out with a note. With --html DIR, DIR/index.html is a static page to publish as is (no network)."""
     from .leaderboard import collect_runs, write_leaderboard
 
     board = collect_runs(list(runs))
+    if html_dir is not None:  # before anything is written: a refused page folder leaves nothing half done
+        from .publish import check_page_folder
+
+        check_page_folder(board, html_dir, overwrite=overwrite)
     for note in board.notes:
         click.echo(f"note: {note}", err=True)
     written = write_leaderboard(board, output, rank_by=rank_by, plot_metric=plot_metric)
     click.echo(written["md"].read_text(encoding="utf-8"), nl=False)
     click.echo(f"wrote {written['csv']}, {written['md']}, {written['png']}")
+    if html_dir is not None:
+        from .publish import publish_page
+
+        index = publish_page(board, html_dir, rank_by=rank_by, plot_metric=plot_metric, overwrite=overwrite)
+        click.echo(f"wrote {index} (open it in a browser; copy the folder {html_dir} to publish it)")
 
 
 @main.command()

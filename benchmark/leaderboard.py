@@ -1,24 +1,36 @@
-"""Merging run folders into a leaderboard: CSV, Markdown and a plot.
+"""Merging run folders into a leaderboard: CSV, Markdown and a plot, one ranking per mask protocol.
 
 Every figure is recomputed from the run's ``per_image.csv`` (never taken from ``summary.csv``, which only
-has to agree with it); FID, which needs the Inception features, is the one value read from ``summary.csv``,
-whose bytes must be those ``run.json`` recorded. A run whose files disagree with each other (rows and pairs,
-counts, summary, recorded sha256) is refused, naming the file.
+has to agree with it); the set-level figures, which need the Inception features (``fid``, and ``kid``,
+``p_ids``, ``u_ids`` where the run has them), are read from ``summary.csv``, whose bytes must be those
+``run.json`` recorded; so are the bootstrap 95 % intervals (``values[cell]["<metric>_ci_low"]`` /
+``["<metric>_ci_high"]``, :attr:`RunRecord.intervals`) where the run has them. A run whose files disagree
+with each other (rows and pairs, counts, summary, recorded sha256) is refused, naming the file.
 
-``leaderboard.csv`` layout: one row per run (model), columns
-
-* ``rank`` (1, 2, ... for complete runs; empty for partial runs), ``status`` (``complete``: every pair
-  answered; ``partial``: some pairs failed, its means cover only the answered pairs), ``model``, ``kind``
-  (python / command / predictions), ``run`` (folder name), ``pairs``, ``failures``;
-* ``<metric>`` for every metric over all pairs (``l1``, ``l1_hole``, ``psnr``, ``ssim``, ``lpips``, ``fid``,
-  ``seconds``; ``lpips`` and ``fid`` empty where the run had no network weights);
-* ``<metric>@<cell>`` for every metric and cell (``l1@01-10_B`` ... ``ssim@50-60_N``), cells in NVIDIA order.
-
-Complete runs come first, ordered by the ranking metric (default ``l1``, lower is better; ``psnr`` and
-``ssim`` higher); partial runs follow, unranked: a model that fails the hard pairs never ranks above one
-that answers them all. Runs where every pair failed are left out with a note. Runs are merged only when
-they share the mask set, image set, pairs and protocol (``protocol_key`` in ``run.json``); otherwise
+**Mask protocols.** Every run belongs to a mask protocol, the kind of mask set it was scored on
+(``nvidia-test``, ``maskgen-video-512``, ``lama-thick-512``, ...): ``run.json["mask_protocol"]``. A run
+written before protocols were recorded gets ``unnamed-<first 12 hex digits of its mask-set fingerprint>``
+(:func:`mask_protocol_of`), so runs on different mask sets never share one. Runs are grouped by protocol and
+each protocol is ranked on its own: never one ranking across protocols. Within a protocol the runs must
+share the mask set, image set, pairs and scoring protocol (``protocol_key`` in ``run.json``); otherwise
 :class:`LeaderboardError` says which runs differ and in what.
+
+``leaderboard.csv`` layout: one row per run, protocol by protocol (in name order), columns
+
+* ``mask_protocol``; ``rank`` (1, 2, ... for the complete runs of that protocol; empty for partial runs),
+  ``status`` (``complete``: every pair answered; ``partial``: some pairs failed, its means cover only the
+  answered pairs), ``model``, ``kind`` (python / command / predictions), ``run`` (folder name), ``pairs``,
+  ``failures``;
+* ``<metric>`` for every metric over all pairs (:data:`SUMMARY_METRICS`: ``l1``, ``l1_hole``, ``psnr``,
+  ``ssim``, ``lpips``, ``fid``, ``kid``, ``p_ids``, ``u_ids``, ``seconds``; empty where the run has no value,
+  e.g. no network weights), each per-image metric followed by ``<metric>_ci_low`` and ``<metric>_ci_high``
+  (empty for runs without intervals);
+* ``<metric>@<cell>`` (and ``<metric>_ci_low@<cell>``, ``<metric>_ci_high@<cell>``) for every metric and
+  cell (``l1@01-10_B`` ... ``ssim@50-60_N``), cells in NVIDIA order.
+
+Within a protocol, complete runs come first, ordered by the ranking metric (default ``l1``, lower is better;
+``psnr``, ``ssim``, ``p_ids`` and ``u_ids`` higher); partial runs follow, unranked: a model that fails the
+hard pairs never ranks above one that answers them all. Runs where every pair failed are left out with a note.
 """
 from __future__ import annotations
 
@@ -38,15 +50,30 @@ from .metrics import METRIC_NAMES
 from .results import SUMMARY_METRICS as PER_IMAGE_METRICS
 from .results import RUN_FILES_RECORDED, format_value, read_results
 
-__all__ = ["LeaderboardError", "RunRecord", "Leaderboard", "read_run", "collect_runs", "leaderboard_rows",
-           "write_leaderboard", "HIGHER_IS_BETTER", "RUN_FILES_RECORDED"]
+__all__ = ["LeaderboardError", "RunRecord", "ProtocolSection", "Leaderboard", "read_run", "collect_runs",
+           "leaderboard_rows", "section_rows", "write_leaderboard", "plot_png", "mask_protocol_of",
+           "HIGHER_IS_BETTER", "SUMMARY_METRICS", "SET_METRICS", "PER_IMAGE_METRICS", "RUN_FILES_RECORDED",
+           "value_text"]
 
-HIGHER_IS_BETTER = {"psnr", "ssim"}
-SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "fid", "seconds")
+HIGHER_IS_BETTER = {"psnr", "ssim", "p_ids", "u_ids"}
+SET_METRICS = ("fid", "kid", "p_ids", "u_ids")  # per cell in summary.csv (need the Inception features)
+SUMMARY_METRICS = (*METRIC_NAMES, "lpips", *SET_METRICS, "seconds")
+UNNAMED_PREFIX = "unnamed-"
 
 
 class LeaderboardError(ValueError):
     """Runs that cannot be merged, a damaged run, or no run at all."""
+
+
+def mask_protocol_of(info: Mapping[str, object]) -> str:
+    """The run's mask protocol: ``run.json["mask_protocol"]`` (or ``["dataset"]["mask_protocol"]``); for a
+    run written before protocols were recorded, ``unnamed-<first 12 hex digits of the mask-set
+    fingerprint>``: runs on one mask set share it, runs on different ones never do."""
+    for holder in (info, info.get("dataset") or {}):
+        value = holder.get("mask_protocol") if isinstance(holder, Mapping) else None
+        if isinstance(value, str) and value.strip():
+            return value
+    return UNNAMED_PREFIX + str(info["dataset"]["fingerprint"])[:12]
 
 
 @dataclass(frozen=True)
@@ -75,13 +102,50 @@ class RunRecord:
     def name(self) -> str:
         return str(self.info["model"]["name"])
 
+    @property
+    def mask_protocol(self) -> str:
+        """:func:`mask_protocol_of` its ``run.json``."""
+        return mask_protocol_of(self.info)
+
+    @property
+    def intervals(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """``intervals[cell][metric]``: the bootstrap 95 % interval ``(low, high)`` of a per-image metric's
+        mean, from ``values[cell]["<metric>_ci_low"]`` / ``["<metric>_ci_high"]`` where the run has them
+        (runs scored before intervals were recorded have none)."""
+        intervals: dict[str, dict[str, tuple[float, float]]] = {}
+        for cell, values in self.values.items():
+            for metric in PER_IMAGE_METRICS:
+                low = values.get(f"{metric}_ci_low", math.nan)
+                high = values.get(f"{metric}_ci_high", math.nan)
+                if not (math.isnan(low) or math.isnan(high)):
+                    intervals.setdefault(cell, {})[metric] = (low, high)
+        return intervals
+
+
+@dataclass(frozen=True)
+class ProtocolSection:
+    """The runs of one mask protocol (ranked together), all on the same mask set, images, pairs and
+    scoring protocol."""
+
+    mask_protocol: str
+    runs: list[RunRecord]
+
+    @property
+    def info(self) -> Mapping[str, object]:
+        """``run.json`` of the first run (what every run of the section shares)."""
+        return self.runs[0].info
+
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """The runs that are shown (complete ones first) and a note for each run left out."""
+    """The runs shown, one section per mask protocol (in name order), and a note for each run left out."""
 
-    runs: list[RunRecord]
+    sections: list[ProtocolSection]
     notes: list[str]
+
+    @property
+    def runs(self) -> list[RunRecord]:
+        return [record for section in self.sections for record in section.runs]
 
 
 def _run_folders(path: Path) -> list[Path]:
@@ -145,25 +209,31 @@ def _recompute(results, summary: Mapping[str, Mapping[str, str]], damaged) -> di
 
 def collect_runs(paths: list[Path]) -> Leaderboard:
     """Finished runs found in ``paths`` (run folders or folders of run folders), checked (:func:`read_run`)
-    and for one protocol; runs where every pair failed are left out with a note."""
+    and grouped by mask protocol; runs where every pair failed are left out with a note. Within a protocol
+    the runs must be comparable (same mask set, images, pairs, scoring protocol), else LeaderboardError."""
     records = [read_run(folder) for path in paths for folder in _run_folders(path)]
     if not records:
         raise LeaderboardError("no finished run (run.json) under " + ", ".join(str(p) for p in paths))
     notes = []
-    shown = []
+    by_protocol: dict[str, list[RunRecord]] = {}
     for record in records:
         if record.failures == record.pairs:
             reasons = "; ".join(f"{reason} ({count})" for reason, count in record.reasons.items())
-            notes.append(f"left out {record.name} ({record.folder}): all {record.pairs} pairs failed: {reasons}")
+            notes.append(f"left out {record.name} ({record.folder}, mask protocol {record.mask_protocol}): "
+                         f"all {record.pairs} pairs failed: {reasons}")
         else:
-            shown.append(record)
-    if not shown:
+            by_protocol.setdefault(record.mask_protocol, []).append(record)
+    if not by_protocol:
         raise LeaderboardError("no run with a scored pair: " + " | ".join(notes))
-    _check_one_protocol(shown)
-    return Leaderboard(shown, notes)
+    sections = [ProtocolSection(name, by_protocol[name]) for name in sorted(by_protocol)]
+    for section in sections:
+        _check_comparable(section)
+    notes += _same_masks_other_protocol(sections)
+    return Leaderboard(sections, notes)
 
 
-def _check_one_protocol(records: list[RunRecord]) -> None:
+def _check_comparable(section: ProtocolSection) -> None:
+    records = section.runs
     reference = records[0].info
     for record in records[1:]:
         info = record.info
@@ -176,8 +246,20 @@ def _check_one_protocol(records: list[RunRecord]) -> None:
         if info["protocol"] != reference["protocol"]:
             differences.append("protocol (" + ", ".join(k for k in info["protocol"]
                                                         if info["protocol"].get(k) != reference["protocol"].get(k)) + ")")
-        raise LeaderboardError(f"runs {records[0].folder} and {record.folder} differ in "
-                               f"{', '.join(differences) or 'protocol'}; they cannot share a leaderboard")
+        raise LeaderboardError(f"runs {records[0].folder} and {record.folder} (mask protocol {section.mask_protocol}) "
+                               f"differ in {', '.join(differences) or 'protocol'}; they cannot share a leaderboard")
+
+
+def _same_masks_other_protocol(sections: list[ProtocolSection]) -> list[str]:
+    """A note for each mask set filed under more than one protocol (e.g. runs from before protocols were
+    recorded next to newer ones): they are ranked apart."""
+    protocols: dict[str, list[str]] = {}
+    for section in sections:
+        fingerprint = str(section.info["dataset"]["fingerprint"])
+        protocols.setdefault(fingerprint, []).append(section.mask_protocol)
+    return [f"mask set {fingerprint[:12]} appears under the mask protocols {', '.join(names)} (another --per-cell, "
+            "or runs scored before protocols were recorded), ranked apart" for fingerprint, names in protocols.items()
+            if len(names) > 1]
 
 
 def _value(text: str | None) -> float:
@@ -196,21 +278,39 @@ def _sort_key(rank_by: str):
     return key
 
 
-def leaderboard_rows(board: Leaderboard, *, rank_by: str = "l1") -> list[dict[str, object]]:
-    """One row per run (see the module doc): complete runs ranked first, then partial runs."""
+def _metric_columns(metric: str, suffix: str = "") -> list[str]:
+    """``metric`` and, for a per-image metric, its interval columns (``suffix``: ``@<cell>`` or "")."""
+    names = [metric]
+    if metric in PER_IMAGE_METRICS:
+        names += [f"{metric}_ci_low", f"{metric}_ci_high"]
+    return [name + suffix for name in names]
+
+
+def _metric_values(row: dict[str, object], record: RunRecord, cell: str, suffix: str) -> None:
+    values = record.values.get(cell, {})
+    intervals = record.intervals.get(cell, {})
+    for metric in SUMMARY_METRICS:
+        row[metric + suffix] = values.get(metric, float("nan"))
+        if metric in PER_IMAGE_METRICS:
+            low, high = intervals.get(metric, (float("nan"), float("nan")))
+            row[f"{metric}_ci_low{suffix}"], row[f"{metric}_ci_high{suffix}"] = low, high
+
+
+def section_rows(section: ProtocolSection, *, rank_by: str = "l1") -> list[dict[str, object]]:
+    """One row per run of one protocol (see the module doc): complete runs ranked first (rank 1, 2, ...),
+    then partial runs."""
     if rank_by not in SUMMARY_METRICS:
         raise LeaderboardError(f"cannot rank by {rank_by!r}; choose one of {', '.join(SUMMARY_METRICS)}")
     rows = []
-    for record in board.runs:
-        row: dict[str, object] = {"rank": "", "status": "complete" if record.complete else "partial",
+    for record in section.runs:
+        row: dict[str, object] = {"mask_protocol": section.mask_protocol, "rank": "",
+                                  "status": "complete" if record.complete else "partial",
                                   "model": record.name, "kind": record.info["model"]["kind"],
                                   "run": record.folder.name, "pairs": record.pairs, "failures": record.failures}
-        overall = record.values.get("all", {})
-        for metric in SUMMARY_METRICS:
-            row[metric] = overall.get(metric, float("nan"))
+        _metric_values(row, record, "all", "")
         for cell in CELLS:
-            for metric in SUMMARY_METRICS:
-                row[f"{metric}@{cell.name}"] = record.values.get(cell.name, {}).get(metric, float("nan"))
+            _metric_values(row, record, cell.name, f"@{cell.name}")
+        row["record"] = record
         rows.append(row)
     rows.sort(key=_sort_key(rank_by))
     for position, row in enumerate((r for r in rows if r["status"] == "complete"), start=1):
@@ -218,7 +318,25 @@ def leaderboard_rows(board: Leaderboard, *, rank_by: str = "l1") -> list[dict[st
     return rows
 
 
-def _text(value: object, digits: int = 4) -> str:
+def leaderboard_rows(board: Leaderboard, *, rank_by: str = "l1") -> list[dict[str, object]]:
+    """Every section's rows (:func:`section_rows`), protocol by protocol; ``row["record"]`` is the run's
+    :class:`RunRecord` (not a CSV column)."""
+    return [row for section in board.sections for row in section_rows(section, rank_by=rank_by)]
+
+
+def csv_columns() -> list[str]:
+    """The columns of ``leaderboard.csv``, in order."""
+    columns = ["mask_protocol", "rank", "status", "model", "kind", "run", "pairs", "failures"]
+    for metric in SUMMARY_METRICS:
+        columns += _metric_columns(metric)
+    for cell in CELLS:
+        for metric in SUMMARY_METRICS:
+            columns += _metric_columns(metric, f"@{cell.name}")
+    return columns
+
+
+def value_text(value: object, digits: int = 4) -> str:
+    """A table value: floats with ``digits`` decimals, empty for NaN."""
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.{digits}f}"
     return str(value)
@@ -227,77 +345,132 @@ def _text(value: object, digits: int = 4) -> str:
 def write_leaderboard(board: Leaderboard, csv_path: Path, *, rank_by: str = "l1",
                       plot_metric: str = "l1") -> dict[str, Path]:
     """Write ``csv_path``, the Markdown table beside it (``.md``) and the plot (``.png``)."""
-    rows = leaderboard_rows(board, rank_by=rank_by)
-    atomic_write_text(csv_path, csv_text(list(rows[0]), ({k: _text(v, 6) for k, v in row.items()} for row in rows)))
+    if plot_metric not in SUMMARY_METRICS:
+        raise LeaderboardError(f"cannot plot {plot_metric!r}; choose one of {', '.join(SUMMARY_METRICS)}")
+    groups = [(section, section_rows(section, rank_by=rank_by)) for section in board.sections]
+    rows = [row for _, section in groups for row in section]
+    columns = csv_columns()
+    atomic_write_text(csv_path, csv_text(columns, ({k: value_text(row[k], 6) for k in columns} for row in rows)))
     md_path = csv_path.with_suffix(".md")
-    atomic_write_text(md_path, _markdown(rows, board, rank_by))
+    atomic_write_text(md_path, _markdown(groups, board.notes, rank_by))
     png_path = csv_path.with_suffix(".png")
-    atomic_write_bytes(png_path, _plot(rows, plot_metric))
+    atomic_write_bytes(png_path, plot_png([(section.mask_protocol, section_rows_) for section, section_rows_ in groups],
+                                          plot_metric))
     return {"csv": csv_path, "md": md_path, "png": png_path}
 
 
-_HEADER = ["model", "pairs", "failures", "L1 %", "L1 hole %", "PSNR", "SSIM", "LPIPS", "FID", "s/image"]
+# (column header, metric, decimals) of the Markdown tables; the optional set metrics only where a run has them
+_COLUMNS = [("L1 %", "l1", 2), ("L1 hole %", "l1_hole", 2), ("PSNR", "psnr", 2), ("SSIM", "ssim", 3),
+            ("LPIPS", "lpips", 3), ("FID", "fid", 2), ("KID", "kid", 4), ("P-IDS", "p_ids", 3),
+            ("U-IDS", "u_ids", 3), ("s/image", "seconds", 3)]
+_OPTIONAL = {"kid", "p_ids", "u_ids"}
 
 
-def _table(rows: list[dict[str, object]], *, ranked: bool) -> list[str]:
-    header = (["rank"] if ranked else []) + _HEADER
+def shown_columns(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
+    """(header, metric, decimals) of the metric columns of a section's tables: the optional set metrics
+    (KID, P-IDS, U-IDS) only when a run of the section has them."""
+    return [column for column in _COLUMNS if column[1] not in _OPTIONAL
+            or any(not math.isnan(row[column[1]]) for row in rows)]
+
+
+def interval_text(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
+    """``mean [low, high]`` when the row has the interval, else ``mean`` (empty for no value)."""
+    text = value_text(row[metric + suffix], digits)
+    if metric in PER_IMAGE_METRICS and text:
+        low, high = row[f"{metric}_ci_low{suffix}"], row[f"{metric}_ci_high{suffix}"]
+        if not (math.isnan(low) or math.isnan(high)):
+            text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+def _table(rows: list[dict[str, object]], columns: list[tuple[str, str, int]], *, ranked: bool) -> list[str]:
+    header = (["rank"] if ranked else []) + ["model", "pairs", "failures"] + [name for name, _, _ in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = ([str(row["rank"])] if ranked else []) + [
-            str(row["model"]), str(row["pairs"]), str(row["failures"]), _text(row["l1"], 2),
-            _text(row["l1_hole"], 2), _text(row["psnr"], 2), _text(row["ssim"], 3), _text(row["lpips"], 3),
-            _text(row["fid"], 2), _text(row["seconds"], 3)]
+        cells = ([str(row["rank"])] if ranked else []) + [str(row["model"]), str(row["pairs"]), str(row["failures"])]
+        cells += [interval_text(row, metric, digits) for _, metric, digits in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def _markdown(rows: list[dict[str, object]], board: Leaderboard, rank_by: str) -> str:
-    info = board.runs[0].info
-    lines = [f"Mask set {info['dataset']['fingerprint'][:12]}, image set {info['images']['fingerprint'][:12]}, "
-             f"{info['pairs']['count']} pairs at {info['protocol']['size']} px; composite output; "
-             "L1 in % (lower is better), PSNR dB, SSIM (higher is better), LPIPS and FID (lower is better; "
-             f"empty where the network weights were absent). Ranked by {rank_by}.", ""]
-    complete = [row for row in rows if row["status"] == "complete"]
-    partial = [row for row in rows if row["status"] != "complete"]
-    if complete:
-        lines += _table(complete, ranked=True)
-    if partial:
-        lines += ["", "Partial runs, not ranked (some pairs failed; their means cover only the pairs they "
-                  "answered, so they are not comparable with complete runs):", ""]
-        lines += _table(partial, ranked=False)
-    lines += ["", "L1 % per cell (hole-ratio bin, B = no hole within 50 px of the border, N = holes there):", ""]
-    lines.append("| model | " + " | ".join(cell.name for cell in CELLS) + " |")
-    lines.append("|" + "---|" * (len(CELLS) + 1))
-    for row in rows:
-        label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
-        lines.append(f"| {label} | " + " | ".join(_text(row[f'l1@{cell.name}'], 2) for cell in CELLS) + " |")
-    if board.notes:
-        lines += ["", *(f"Note: {note}" for note in board.notes)]
-    return "\n".join(lines) + "\n"
+def _markdown(groups: list[tuple[ProtocolSection, list[dict[str, object]]]], notes: list[str], rank_by: str) -> str:
+    lines: list[str] = []
+    for section, rows in groups:
+        info = section.info
+        intervals = any(record.intervals for record in section.runs)
+        lines += [f"## Mask protocol {section.mask_protocol}", "",
+                  f"Mask set {info['dataset']['fingerprint'][:12]}, image set {info['images']['fingerprint'][:12]}, "
+                  f"{info['pairs']['count']} pairs at {info['protocol']['size']} px; composite output; "
+                  "L1 in % (lower is better), PSNR dB, SSIM (higher is better), LPIPS and FID (lower is better; "
+                  f"empty where the network weights were absent). Ranked by {rank_by}"
+                  + (" within this protocol" if len(groups) > 1 else "") + "."
+                  + (" [low, high]: bootstrap 95 % interval of the mean, where the run has one." if intervals else ""),
+                  ""]
+        columns = shown_columns(rows)
+        complete = [row for row in rows if row["status"] == "complete"]
+        partial = [row for row in rows if row["status"] != "complete"]
+        if complete:
+            lines += _table(complete, columns, ranked=True)
+        if partial:
+            lines += ["", "Partial runs, not ranked (some pairs failed; their means cover only the pairs they "
+                      "answered, so they are not comparable with complete runs):", ""]
+            lines += _table(partial, columns, ranked=False)
+        lines += ["", "L1 % per cell (hole-ratio bin, B = no hole within 50 px of the border, N = holes there):", ""]
+        lines.append("| model | " + " | ".join(cell.name for cell in CELLS) + " |")
+        lines.append("|" + "---|" * (len(CELLS) + 1))
+        for row in rows:
+            label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
+            lines.append(f"| {label} | " + " | ".join(interval_text(row, "l1", 2, f"@{cell.name}")
+                                                     for cell in CELLS) + " |")
+        lines.append("")
+    if notes:
+        lines += [*(f"Note: {note}" for note in notes)]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _plot(rows: list[dict[str, object]], metric: str) -> bytes:
+_PLOT_LABELS = {"l1": "L1 %", "l1_hole": "L1 over the hole %", "psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS",
+                "fid": "FID", "kid": "KID", "p_ids": "P-IDS", "u_ids": "U-IDS", "seconds": "seconds per image"}
+
+
+def plot_png(groups: list[tuple[str, list[dict[str, object]]]], metric: str) -> bytes:
+    """PNG of ``metric`` per cell against the hole ratio: per protocol a row of two panels (border classes B
+    and N), a line per run (dotted for partial runs), with error bars where the runs have intervals."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     centres = [(BIN_EDGES[i] + BIN_EDGES[i + 1]) / 2 for i in range(len(BIN_EDGES) - 1)]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, dpi=100)
-    for axis, border in zip(axes, ("B", "N")):
-        for row in rows:
-            values = [row[f"{metric}@{cell.name}"] for cell in CELLS if cell.border == border]
-            label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
-            axis.plot(centres, values, marker="o", label=label,
-                      linestyle="-" if row["status"] == "complete" else ":")
-        axis.set_title(f"border class {border}")
-        axis.set_xlabel("hole ratio")
-        axis.grid(alpha=0.3)
-    axes[0].set_ylabel(metric)
-    axes[1].legend(fontsize=8)
+    figure, axes = plt.subplots(len(groups), 2, figsize=(10, 4 * len(groups)), sharey="row", dpi=100,
+                                squeeze=False)
+    for (protocol, rows), axis_row in zip(groups, axes):
+        for axis, border in zip(axis_row, ("B", "N")):
+            for index, row in enumerate(rows):
+                names = [cell.name for cell in CELLS if cell.border == border]
+                shift = (index - (len(rows) - 1) / 2) * 0.006  # runs side by side: error bars do not hide each other
+                xs = [centre + shift for centre in centres]
+                values = [row[f"{metric}@{name}"] for name in names]
+                label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
+                style = {"marker": "o", "label": label, "linestyle": "-" if row["status"] == "complete" else ":"}
+                if metric in PER_IMAGE_METRICS:
+                    lows = [row[f"{metric}_ci_low@{name}"] for name in names]
+                    highs = [row[f"{metric}_ci_high@{name}"] for name in names]
+                    if any(not math.isnan(low) for low in lows):
+                        below = [max(0.0, v - lo) if not math.isnan(lo) else 0.0 for v, lo in zip(values, lows)]
+                        above = [max(0.0, hi - v) if not math.isnan(hi) else 0.0 for v, hi in zip(values, highs)]
+                        axis.errorbar(xs, values, yerr=[below, above], capsize=3, **style)
+                        continue
+                axis.plot(xs, values, **style)
+            axis.set_title(f"{protocol}: border class {border}" if len(groups) > 1 else f"border class {border}")
+            axis.set_xlim(BIN_EDGES[0] - 0.01, BIN_EDGES[-1] + 0.01)
+            axis.set_xticks(centres, [f"{lo:g}-{hi:g}" for lo, hi in zip(BIN_EDGES[:-1], BIN_EDGES[1:])])
+            axis.set_xlabel("hole ratio (bin)")
+            axis.grid(alpha=0.3)
+        axis_row[0].set_ylabel(_PLOT_LABELS.get(metric, metric) + (" (higher is better)" if metric in HIGHER_IS_BETTER
+                                                                    else " (lower is better)"))
+        axis_row[1].legend(fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
-

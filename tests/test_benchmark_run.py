@@ -191,7 +191,8 @@ def test_leaderboard_merges_and_refuses(data: dict[str, Path], tmp_path: Path) -
     assert float(rows[0]["l1"]) <= float(rows[1]["l1"])  # ranked by L1, lower first
     assert "l1@50-60_N" in rows[0] and rows[0]["pairs"] == "12"
     assert (tmp_path / "leaderboard.md").is_file() and (tmp_path / "leaderboard.png").is_file()
-    assert _run(["run", "--model", "mean-fill", *_common(data, tmp_path / "other", per_cell=2)]).exit_code == 0
+    # same masks and mask protocol, other pairs (another seed): refused (other --per-cell is another protocol)
+    assert _run(["run", "--model", "mean-fill", *_common(data, tmp_path / "other"), "--seed", "1"]).exit_code == 0
     with pytest.raises(LeaderboardError, match="differ in pairs"):  # noqa: PT012
         collect_runs([tmp_path / "runs", tmp_path / "other"])
     refused = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "runs"), str(tmp_path / "other"),
