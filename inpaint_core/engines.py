@@ -416,10 +416,11 @@ class RayEngine:
             index = pending.pop(ref)
             try:
                 result = ray.get(ref)
-            except TRANSIENT_ERRORS as error:  # a RayTaskError is also an instance of the task's exception
-                if on_failure is None:
-                    raise
-                result = on_failure(tasks[index], error)
+            except ray.exceptions.RayTaskError as error:  # the task's own exception, once Ray stopped retrying
+                cause = error.cause if isinstance(error.cause, BaseException) else error
+                if on_failure is None or not isinstance(cause, TRANSIENT_ERRORS):
+                    raise cause from error  # the remote traceback stays attached (``__cause__``)
+                result = on_failure(tasks[index], cause)
             yield result, ref
 
     def close(self) -> None:

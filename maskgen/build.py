@@ -389,7 +389,6 @@ def _engine_clip_task(report: object, task: tuple[Clip, ExtractOptions, Path]) -
 
 def _clip_failed(task: tuple[Clip, ExtractOptions, Path], error: BaseException) -> ClipMasks:
     """A clip whose every attempt failed: reported as skipped and tried again on the next run."""
-    error = getattr(error, "cause", error)  # Ray wraps the task's exception
     if isinstance(error, _ClipRetry):
         return error.result
     return ClipMasks(task[0].clip_id, "", error=f"{type(error).__name__}: {error}", retry=True)
