@@ -35,9 +35,10 @@ _split_options = dataclass_options(BuildOptions, exclude=("seed",))
 
 
 def _build_options(function: F) -> F:
-    """The build's options in their --help order: --video-dir, --out, --seed, --workers, --engine,
-    --ray-address, the split (--per-cell ... --test-clips), extraction (--flow ... --max-pairs), augmentation
-    (--size ...), occlusion cues, --overwrite, --quiet. Those of an options dataclass come from its fields (default and help)."""
+    """The build's options in their --help order: --video-dir, --out, --seed, --workers, the split
+    (--per-cell ... --test-clips), extraction (--flow ... --max-pairs), augmentation (--size ...), occlusion
+    cues, --engine, --ray-address, --overwrite, --quiet. Those of an options dataclass come from its fields
+    (default and help)."""
     decorators = [
         click.option("--video-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
                      help="Folder searched recursively for videos and frame folders."),
@@ -46,14 +47,14 @@ def _build_options(function: F) -> F:
         click.option("--workers", default=1, show_default=True,
                      help="Processes (the output does not depend on it); with --engine ray: at most N tasks at "
                           "once (default: the cluster's CPUs)."),
-        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="Where tasks run: local processes, or a Ray cluster (pip install '.[ray]'); same bytes."),
-        click.option("--ray-address", default=None,
-                     help="Ray cluster to join (--engine ray; default $RAY_ADDRESS, else a Ray instance here)."),
         _split_options,
         dataclass_options(ExtractOptions),
         dataclass_options(AugmentOptions),
         dataclass_options(OcclusionOptions),
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where tasks run: local processes, or a Ray cluster (pip install '.[ray]'); same bytes."),
+        click.option("--ray-address", default=None,
+                     help="Ray cluster to join (--engine ray; default $RAY_ADDRESS, else a Ray instance here)."),
         click.option("--overwrite", is_flag=True,
                      help="Start from an empty --out: delete the dataset there and its caches (only a maskgen "
                           "dataset, never an input folder)."),
