@@ -34,7 +34,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Protocol
 
@@ -57,7 +57,7 @@ from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
 from .protocol import PROTOCOL, check_output, composite, masked_input
 from .results import (PER_IMAGE_COLUMNS, RUN_FILES_RECORDED, SUMMARY_METRICS, PairResult, drop_cut_line, per_image_csv,
                       read_results, summary_csv)
-from .setmetrics import FeatureLog, SetMetrics
+from .setmetrics import FeatureLog, SetMetricOptions, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
            "OutputProvider", "CallableProvider", "PairRequest", "OutputFeed", "RunPlan", "plan_run",
@@ -536,7 +536,7 @@ class ShardModel:
     timeout: float | None = None
     start_timeout: float = 600.0
     batch_size: int = 1
-    set_metric_options: object | None = None  # SetMetricOptions, or None for no LPIPS / FID
+    set_metric_options: SetMetricOptions | None = None  # None: no LPIPS / FID
 
 
 @dataclass(frozen=True)
@@ -599,8 +599,7 @@ def _portable(prepared: Prepared) -> Prepared:
     settings = prepared.settings
     dataset = copy.copy(prepared.dataset)
     dataset.folder = dataset.folder.resolve()
-    resolved = type(settings)(**{**settings.__dict__, "masks": settings.masks.resolve(),
-                                 "images": settings.images.resolve()})
+    resolved = replace(settings, masks=settings.masks.resolve(), images=settings.images.resolve())
     return Prepared(resolved, prepared.pairs, dataset, prepared.dataset_fingerprint, prepared.image_fingerprint,
                     prepared.image_count, prepared.protocol_key)
 

@@ -8,9 +8,9 @@ Runs, in one process and in this order (so the ratios hold on a noisy machine):
 
 1. ``--engine local --workers 1`` (in process): each stage's time over its task count is the mean cost of
    one task (a clip: extraction; a chunk of 50 slots: augmentation);
-2. ``--engine local --workers CPUS`` (a process pool);
-3. ``--engine ray`` on a Ray instance of CPUS CPUs started beforehand (its start-up time is printed apart:
-   a build joining a running cluster does not pay it);
+2. ``--engine local --workers CPUS`` (a process pool) and ``--engine ray`` on a Ray instance of CPUS CPUs
+   started beforehand (its start-up time is printed apart: a build joining a running cluster does not pay
+   it), alternated ``--repeat`` times; the medians and their ratio are printed;
 
 each into a fresh folder, and checks that the three datasets are byte-identical. Prints per run the wall
 time of the extraction and augmentation stages and of the whole build, the tasks of each stage, and the
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -94,6 +95,7 @@ def main() -> int:
     parser.add_argument("--per-cell", type=int, default=20)
     parser.add_argument("--train-count", type=int, default=60)
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2, help="pool and ray runs, alternated")
     args = parser.parse_args()
     if not args.clips.is_dir():
         print(f"error: {args.clips} not found (set MASKGEN_TEST_DATA or --clips)", file=sys.stderr)
@@ -110,23 +112,30 @@ def main() -> int:
         print(f"clips {', '.join(names)}; --max-pairs {args.max_pairs} --per-cell {args.per_cell} "
               f"--train-count {args.train_count}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
         one, timed, result = _run("local, 1 process", video_dir, work / "one", options, workers=1)
-        pool, _, _ = _run(f"local, {args.cpus} processes", video_dir, work / "pool", options, workers=args.cpus)
         import ray
 
         started = time.perf_counter()
         ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
         print(f"{'ray.init (once)':<24} {time.perf_counter() - started:7.1f} s", flush=True)
-        on_ray, _, _ = _run(f"ray, {args.cpus} CPUs", video_dir, work / "ray", options, engine="ray", workers=None)
+        pools, rays = [], []
+        for attempt in range(args.repeat):  # alternated, so that a change of load hits both
+            pools.append(_run(f"local, {args.cpus} processes", video_dir, work / f"pool{attempt}", options,
+                              workers=args.cpus)[0])
+            rays.append(_run(f"ray, {args.cpus} CPUs", video_dir, work / f"ray{attempt}", options, engine="ray",
+                             workers=None)[0])
         ray.shutdown()
-        same = _files(work / "one") == _files(work / "pool") == _files(work / "ray")
-        print(f"byte-identical datasets: {same}; ray / local-pool time: {on_ray / pool:.2f}; "
-              f"local-pool / one process: {pool / one:.2f}")
+        reference = _files(work / "one")
+        same = all(_files(work / f"{kind}{attempt}") == reference
+                   for kind in ("pool", "ray") for attempt in range(args.repeat))
+        pool, on_ray = statistics.median(pools), statistics.median(rays)
+        print(f"byte-identical datasets: {same}; medians: local pool {pool:.1f} s, ray {on_ray:.1f} s, "
+              f"ray / local pool {on_ray / pool:.2f}; local pool / one process {pool / one:.2f}")
         print("tasks: extraction one per clip (pairs each: "
               + ", ".join(f"{c['clip']} {c['pairs']}" for c in result.info["clips"])
-              + f"); augmentation one per chunk of up to {CHUNK_SIZE} slots of one cell")
+              + f"); augmentation one per chunk of up to {CHUNK_SIZE} slots of one cell, in rounds")
         for stage, tasks, seconds in timed.stages:
             if tasks:
-                print(f"  {stage}: {tasks} tasks, {seconds / tasks:.2f} s per task on one core")
+                print(f"  {stage}: {tasks} tasks, {seconds / tasks:.2f} s per task on one core (one process)")
         print(f"load at the end {os.getloadavg()[0]:.1f}")
         return 0 if same else 1
     finally:
