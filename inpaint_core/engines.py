@@ -263,6 +263,21 @@ def _import_ray() -> Any:
     return ray
 
 
+def _check_reachable(address: str, *, timeout: float = 5.0) -> None:
+    """A ``host:port`` address must accept a connection within ``timeout`` s (Ray itself would keep trying
+    for minutes); ``auto``, ``local`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}; start it with "
+                         "'ray start --head' there, or check --ray-address / $RAY_ADDRESS") from None
+
+
 def _ray_task(function: Function, setup: Callable[[Any], Any] | None, context: Any, task: Any) -> Any:
     """A Ray task: the state made here (cheap setups only; see ``keep_state``), then the function."""
     return function(setup(context) if setup is not None else context, task)
@@ -299,6 +314,8 @@ class RayEngine:
         self._owns = False
         if not self.ray.is_initialized():
             joining = address is not None or bool(os.environ.get("RAY_ADDRESS"))
+            if joining:
+                _check_reachable(address or os.environ["RAY_ADDRESS"])
             try:  # a new local instance starts without the dashboard (its web server is not needed here)
                 self.ray.init(address=address) if joining else self.ray.init(include_dashboard=False)
             except ConnectionError as exc:

@@ -161,3 +161,11 @@ def test_without_ray_the_ray_engine_is_a_one_line_error(clip_dir: Path, tmp_path
     local = CliRunner().invoke(main, ["build", "--video-dir", str(clip_dir), "--out", str(tmp_path / "x"),
                                       "--ray-address", "auto"])
     assert local.exit_code == 2 and "--ray-address needs --engine ray" in local.output
+
+
+def test_an_unreachable_cluster_is_a_one_line_error_at_once() -> None:
+    from inpaint_core.engines import _check_reachable
+
+    with pytest.raises(ValueError, match=r"^cannot reach the Ray cluster at '127.0.0.1:1': Connection refused; "):
+        _check_reachable("127.0.0.1:1")  # Ray itself would try again for minutes
+    _check_reachable("auto")  # left to Ray
