@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The same ``maskgen build`` on the ``local`` and the ``ray`` engine, back to back: times, overhead, task split.
 
-    python scripts/bench_engines.py [--clips ../shared/data/clips] [--only a.mp4,b.mp4] [--max-pairs 12]
+    PYTHONPATH=. python scripts/bench_engines.py [--clips ../shared/data/clips] [--only a.mp4,b.mp4] [--max-pairs 12]
                                     [--per-cell 20] [--train-count 60] [--cpus 2]
 
 Runs, in one process and in this order (so the ratios hold on a noisy machine):
@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 STAGES = {"_engine_clip_task": "extract", "_engine_chunk_task": "augment"}
 
