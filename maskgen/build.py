@@ -353,7 +353,7 @@ def _json_key(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-_REPORT: Callable[[str, str], None] | None = None  # this process's progress reporter, set by the pool initializer
+_REPORT: Callable[[str, str], None] | None = None  # this process's progress reporter, set by the engine setup
 
 
 def _clip_task(args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
@@ -586,8 +586,9 @@ def _file_matches(path: Path, sha256: str) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class ChunkWorker:
-    """Makes the masks of chunks. Holds everything a chunk needs: built once per build, and handed once to
-    each worker process by the pool's initializer (the pools can be ~10 MB: never pickled per task).
+    """Makes the masks of chunks. Holds everything a chunk needs: built once per build and sent once as the
+    engine's context (the pools can be ~10 MB: never pickled per task; each local worker process gets it
+    once, Ray keeps it once in its object store).
 
     Attributes:
         pools: raw masks per split.
@@ -672,11 +673,11 @@ class ChunkWorker:
                                   **asdict(result.augmentation), seed=self.options.seed, slot=slot), data
 
 
-_WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the pool initializer
+_WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the engine setup
 
 
 def _install_chunk_worker(worker: ChunkWorker | None) -> None:
-    """Pool initializer: one OpenCV thread, and ``worker`` for the chunk tasks of this process."""
+    """Engine setup: one OpenCV thread, and ``worker`` for the chunk tasks of this process."""
     global _WORKER
     if worker is not None:
         _init_clip_worker()
@@ -684,15 +685,10 @@ def _install_chunk_worker(worker: ChunkWorker | None) -> None:
 
 
 def _run_chunk(chunk: Chunk) -> ChunkResult:
-    """Pool task: one chunk, made by the worker the initializer installed in this process."""
+    """One chunk, made by the worker the engine setup installed in this process."""
     if _WORKER is None:
-        raise RuntimeError("no chunk worker in this process (the pool initializer installs it)")
+        raise RuntimeError("no chunk worker in this process (the engine setup installs it)")
     return _WORKER.run(chunk)
-
-
-def _install_for_engine(worker: ChunkWorker) -> None:
-    """Engine setup: :func:`_install_chunk_worker` in the process that runs the chunk tasks."""
-    _install_chunk_worker(worker)
 
 
 def _engine_chunk_task(_: None, chunk: Chunk) -> ChunkResult:
@@ -785,7 +781,7 @@ def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: Engine, worker:
             counter.add(saved)
         else:
             todo.append(chunk)
-    for result in runner.map(_engine_chunk_task, todo, context=worker, setup=_install_for_engine):
+    for result in runner.map(_engine_chunk_task, todo, context=worker, setup=_install_chunk_worker):
         result.write_masks(worker.out)
         result.save(chunk_dir)
         results[result.chunk] = result

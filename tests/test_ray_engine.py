@@ -169,3 +169,15 @@ def test_an_unreachable_cluster_is_a_one_line_error_at_once() -> None:
     with pytest.raises(ValueError, match=r"^cannot reach the Ray cluster at '127.0.0.1:1': Connection refused; "):
         _check_reachable("127.0.0.1:1")  # Ray itself would try again for minutes
     _check_reachable("auto")  # left to Ray
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_engine_retries_only_when_asked(tmp_path: Path, workers: int) -> None:
+    engine = create_engine("local", workers=workers)
+    with pytest.raises(OSError, match="hiccup"):  # by default the local engine leaves it to the next run
+        list(engine.map(_flaky_task, [3], context=str(tmp_path)))
+    (tmp_path / "attempted_3").unlink()
+    results = engine.map(_flaky_task, [0, 1, 2, 3], context=str(tmp_path), retries=1)
+    assert sorted(results) == [(task, task * task) for task in range(4)]
+    failed = engine.map(_always_fails, [5, 6], retries=2, on_failure=lambda task, error: (task, str(error)))
+    assert sorted(failed) == [(5, "task 5 failed (simulated)"), (6, "task 6 failed (simulated)")]
