@@ -161,6 +161,16 @@ def test_without_ray_the_ray_engine_is_a_one_line_error(clip_dir: Path, tmp_path
     local = CliRunner().invoke(main, ["build", "--video-dir", str(clip_dir), "--out", str(tmp_path / "x"),
                                       "--ray-address", "auto"])
     assert local.exit_code == 2 and "--ray-address needs --engine ray" in local.output
+    from benchmark.cli import main as benchmark
+
+    (tmp_path / "bench").mkdir()
+    masks, images = make_mask_dataset(tmp_path / "bench", per_cell=1), make_images(tmp_path / "bench")
+    run = CliRunner().invoke(benchmark, ["run", "--model", "mean-fill", "--masks", str(masks), "--images",
+                                         str(images), "--out", str(tmp_path / "runs"), "--engine", "ray", "--quiet",
+                                         "--no-set-metrics"])
+    assert run.exit_code == 1 and run.output.strip().splitlines() == [
+        "error: --engine ray needs Ray, which is not installed: install Ray with: "
+        "pip install \"inpaint-masks-toolkit[ray]\" (or pip install \".[ray]\" in a checkout)"]
 
 
 def test_an_unreachable_cluster_is_a_one_line_error_at_once() -> None:
