@@ -284,12 +284,21 @@ def _ray_task(function: Function, setup: Callable[[Any], Any] | None, context: A
 
 
 class _RayWorker:
-    """A Ray actor holding one worker's state (a model replica, say) for all the tasks it runs."""
+    """A Ray actor holding one worker's state (a model replica, say) for all the tasks it runs. The state
+    is made at the first task, from the context's object reference (boxed in a list, so Ray hands over the
+    reference, not the value, on every call): an actor Ray restarts makes it again."""
 
-    def __init__(self, setup: Callable[[Any], Any] | None, context: Any) -> None:
-        self.state = setup(context) if setup is not None else context
+    def __init__(self) -> None:
+        self.state: Any = None
+        self.ready = False
 
-    def run(self, function: Function, task: Any) -> Any:
+    def run(self, function: Function, setup: Callable[[Any], Any] | None, boxed: list[Any], task: Any) -> Any:
+        if not self.ready:
+            import ray
+
+            context = ray.get(boxed[0])
+            self.state = setup(context) if setup is not None else context
+            self.ready = True
         return function(self.state, task)
 
 
@@ -390,7 +399,7 @@ class RayEngine:
         worker_class = ray.remote(_RayWorker).options(num_cpus=self.cpus, num_gpus=gpus, max_restarts=retries,
                                                       max_task_retries=retries)
         context_ref = ray.put(context)
-        actors = [worker_class.remote(setup, context_ref) for _ in range(min(self.slots(gpus), len(tasks)))]
+        actors = [worker_class.remote() for _ in range(min(self.slots(gpus), len(tasks)))]
         idle = deque(actors)
         waiting = deque(range(len(tasks)))
         pending: dict[Any, int] = {}
@@ -400,7 +409,8 @@ class RayEngine:
                 while waiting and idle:
                     index = waiting.popleft()
                     actor = idle.popleft()
-                    ref = actor.run.options(retry_exceptions=list(TRANSIENT_ERRORS)).remote(function, tasks[index])
+                    ref = actor.run.options(retry_exceptions=list(TRANSIENT_ERRORS)).remote(
+                        function, setup, [context_ref], tasks[index])
                     pending[ref] = index
                     busy[ref] = actor
                 for result, ref in self._collect_with_refs(pending, tasks, on_failure, poll):
