@@ -11,15 +11,15 @@ engine runs ``function(state, task)`` for every task and yields the results **as
   local instance). Scheduling, the object store, retries of failed tasks and of tasks lost with a worker or
   a node are Ray's own. ``ray`` is imported only when this engine is created (``pip install ".[ray]"``).
 
-``state`` is ``setup(context)`` when a ``setup`` is given (made once per worker process, or per Ray actor
-with ``keep_state``; a Ray task without ``keep_state`` makes it per task), else ``context`` itself.
-``context`` is sent once per worker (pool initializer, Ray object store), never with every task.
+``state`` is ``setup(context)`` when a ``setup`` is given (made once per worker process; with Ray, once
+per actor at its first task with ``keep_state``, else in every task), else ``context`` itself. ``context``
+is sent once (pool initializer, Ray object store), never pickled with every task.
 
 A task that raises :class:`TransientError` or :class:`OSError` (a flaky network file system, a GPU out of
-memory, a node that went away) is run again, up to ``retries`` more times (default: the engine's
-``retries``: 0 for ``local``, whose callers leave such tasks to the next run, as before; 2 for ``ray``, where
-a task lost with its worker or node is run again as well); when every attempt failed,
-``on_failure(task, error)`` gives its result (without it the error propagates and the map stops).
+memory) is run again, up to ``retries`` more times (default: the engine's ``retries``: 0 for ``local``,
+whose callers leave such tasks to the next run, as before; 2 for ``ray``, which also runs again, as often,
+a task lost with its worker process or node); when every attempt failed, ``on_failure(task, error)`` gives
+its result (without it the error propagates and the map stops).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 """The same ``maskgen build`` on the ``local`` and the ``ray`` engine, back to back: times, overhead, task split.
 
     PYTHONPATH=. python scripts/bench_engines.py [--clips ../shared/data/clips] [--only a.mp4,b.mp4] [--max-pairs 12]
-                                    [--per-cell 20] [--train-count 60] [--cpus 2]
+                                                 [--per-cell 20] [--train-count 60] [--cpus 2] [--repeat 2]
 
 Runs, in one process and in this order (so the ratios hold on a noisy machine):
 
