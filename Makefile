@@ -16,10 +16,11 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(VPYTHON) || $(PYTHON) -m venv $(VENV)
 	# torch, CPU build: a CPU wheel pip already finds without an index (a local wheel folder, as on the
-	# project's machines), else PyTorch's CPU index; then the toolkit with its torch extra
+	# project's machines), else PyTorch's CPU index; then the toolkit with its torch, test, demo and
+	# ray extras (so that `make test` runs the --engine ray tests too)
 	$(VPIP) install -q --no-index --no-deps "torch==$(TORCH_VERSION)" 2>/dev/null \
 	  || $(VPIP) install -q "torch==$(TORCH_VERSION)" --index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple
-	$(VPIP) install -q -e ".[torch,test,demo]"
+	$(VPIP) install -q -e ".[torch,test,demo,ray]"
 	touch $@
 
 demo: install

@@ -104,10 +104,20 @@ def _positive_timeout(context: click.Context, parameter: click.Parameter, value:
               help="Pairs per model call; a model with inpaint_batch gets them as one torch batch.")
 @click.option("--overwrite", is_flag=True, help="Replace a run with other settings in the same folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where pairs are scored: here (--workers model processes), or in shards on a Ray cluster "
+                   "(pip install '.[ray]'; --model only; images and masks at the same path on every node).")
+@click.option("--ray-address", default=None,
+              help="Ray cluster to join (--engine ray; default $RAY_ADDRESS, else a Ray instance here).")
+@click.option("--shard-size", default=64, show_default=True, help="Pairs per Ray task (--engine ray).")
+@click.option("--gpus-per-worker", default=0.0, show_default=True,
+              help="GPUs each Ray worker (one model replica) holds; 1 = one replica per GPU of the cluster.")
 @_set_metric_options
-def run(model_spec: str | None, model_cmd: str | None, name: str | None, out: Path, timeout: float | None,
-        start_timeout: float, weights: str | None, workers: int, batch_size: int, overwrite: bool, quiet: bool,
-        **params) -> None:
+@click.pass_context
+def run(context: click.Context, model_spec: str | None, model_cmd: str | None, name: str | None, out: Path,
+        timeout: float | None, start_timeout: float, weights: str | None, workers: int, batch_size: int,
+        overwrite: bool, quiet: bool, engine: str, ray_address: str | None, shard_size: int,
+        gpus_per_worker: float, **params) -> None:
     """Score a model on (image, mask) pairs per cell and write a run folder."""
     from .runner import score_run
 
@@ -115,9 +125,24 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, out: Pa
         raise click.UsageError("give exactly one of --model and --model-cmd")
     if workers < 1:
         raise click.UsageError("--workers must be >= 1")
+    if engine == "local" and (ray_address is not None or gpus_per_worker):
+        raise click.UsageError("--ray-address and --gpus-per-worker need --engine ray")
+    if engine == "ray" and model_cmd is not None:
+        raise click.UsageError("--engine ray scores --model runs; a --model-cmd runs once, on this machine")
+    if shard_size < 1 or gpus_per_worker < 0:
+        raise click.UsageError("--shard-size must be >= 1 and --gpus-per-worker >= 0")
     prepared = _prepare(params, quiet=quiet)
     metrics = _load_set_metrics(params)
-    if model_cmd is not None:
+    if engine == "ray":
+        from .runner import ShardModel
+
+        given = context.get_parameter_source("workers") is not click.core.ParameterSource.DEFAULT
+        folder, info = _run_on_ray(prepared, metrics, ShardModel(
+            model_spec, {"weights": weights} if weights else None, timeout, start_timeout, batch_size,
+            metrics.options if metrics.options.enabled else None), name=name, out=out,
+            workers=workers if given else None, address=ray_address, overwrite=overwrite, quiet=quiet,
+            shard_size=shard_size, gpus=gpus_per_worker)
+    elif model_cmd is not None:
         from .sources import CommandModel, command_name
 
         run_name = name or command_name(model_cmd)
@@ -143,6 +168,29 @@ def run(model_spec: str | None, model_cmd: str | None, name: str | None, out: Pa
             info = score_run(prepared, folder, HostPoolProvider(hosts, batch_size=batch_size), model=model,
                              overwrite=overwrite, progress=not quiet, set_metrics=metrics)
     _report(info, folder)
+
+
+def _run_on_ray(prepared, metrics, shard_model, *, name: str | None, out: Path, workers: int | None,
+                address: str | None, overwrite: bool, quiet: bool, shard_size: int, gpus: float):
+    """``run --engine ray``: the model is started here once for its name and weights (what run.json
+    records, as locally), then the pairs are scored in shards on the cluster."""
+    from inpaint_core.engines import create_engine
+
+    from .modelhost import ModelHost
+    from .runner import score_run_on
+
+    engine = create_engine("ray", workers=workers, address=address)
+    try:
+        with ModelHost(shard_model.spec, options=shard_model.options, start_timeout=shard_model.start_timeout) as host:
+            run_name = name or host.name
+            model = {"name": run_name, "kind": "python", "spec": shard_model.spec,
+                     "weights_sha256": _weights_sha(host.weights_path)}
+        folder = out / _slug(run_name)
+        info = score_run_on(engine, prepared, folder, shard_model, model=model, overwrite=overwrite,
+                            progress=not quiet, set_metrics=metrics, shard_size=shard_size, gpus=gpus)
+    finally:
+        engine.close()
+    return folder, info
 
 
 def _weights_sha(path: str | None) -> str | None:

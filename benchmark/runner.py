@@ -34,7 +34,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Protocol
 
@@ -57,11 +57,12 @@ from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
 from .protocol import PROTOCOL, check_output, composite, masked_input
 from .results import (PER_IMAGE_COLUMNS, RUN_FILES_RECORDED, SUMMARY_METRICS, PairResult, drop_cut_line, per_image_csv,
                       read_results, summary_csv)
-from .setmetrics import FeatureLog, SetMetrics
+from .setmetrics import FeatureLog, SetMetricOptions, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
            "OutputProvider", "CallableProvider", "PairRequest", "OutputFeed", "RunPlan", "plan_run",
-           "score_pending", "write_report", "score_pair", "run_mask_protocol"]
+           "score_pending", "write_report", "score_pair", "run_mask_protocol", "ShardModel", "score_pending_on",
+           "score_run_on"]
 
 SAMPLES_PER_CELL = 4
 EXPORT_FORMAT = "benchmark-export/1"
@@ -536,4 +537,145 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
         feed = OutputFeed(prepared, provider)
         feed.prepare(plan.pending)
         score_pending(plan, feed, accumulator, set_metrics=set_metrics, progress=progress)
+        return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)
+
+
+# -- the run on an engine (Ray) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardModel:
+    """What each engine worker needs to score shards: the model (started once per worker, in a
+    :class:`~benchmark.modelhost.ModelHost` child as locally: a crash or timeout costs one pair) and the
+    set-level metric networks (loaded once per worker, on its GPU when it has one)."""
+
+    spec: str
+    options: dict[str, object] | None = None
+    timeout: float | None = None
+    start_timeout: float = 600.0
+    batch_size: int = 1
+    set_metric_options: SetMetricOptions | None = None  # None: no LPIPS / FID
+
+
+@dataclass(frozen=True)
+class _ShardContext:
+    prepared: Prepared
+    model: ShardModel
+    sample_ids: frozenset[str]
+
+
+class ShardRow(NamedTuple):
+    """A scored pair as a worker returns it: its record, its FID features, its sample row (uint8 RGB)."""
+
+    result: PairResult
+    features: np.ndarray | None
+    sample: np.ndarray | None
+
+
+@dataclass
+class _ShardWorker:
+    """One engine worker's state: the loaded model (its host), the feed and the set metrics."""
+
+    feed: OutputFeed
+    set_metrics: SetMetrics | None
+    sample_ids: frozenset[str]
+
+
+def _start_shard_worker(context: _ShardContext) -> _ShardWorker:
+    """Engine setup (once per worker): one OpenCV thread, the model in its host, the set metrics."""
+    import cv2
+
+    from .modelhost import HostProvider, ModelHost
+
+    cv2.setNumThreads(1)
+    spec = context.model
+    host = ModelHost(spec.spec, options=spec.options, timeout=spec.timeout, start_timeout=spec.start_timeout)
+    host.__enter__()  # ends with the worker: the host's child dies with its parent
+    set_metrics = SetMetrics(spec.set_metric_options) if spec.set_metric_options is not None else None
+    feed = OutputFeed(context.prepared, HostProvider(host, batch_size=spec.batch_size))
+    return _ShardWorker(feed, set_metrics, context.sample_ids)
+
+
+def _score_shard(worker: _ShardWorker, shard: tuple[int, list[Pair]]) -> tuple[int, list[ShardRow]]:
+    """Engine task: the pairs of one shard, scored as :func:`score_pending` scores them, in order."""
+    number, pairs = shard
+    rows: list[ShardRow] = []
+    for item in worker.feed.stream(pairs):
+        scored = _score_fetched(item, worker.set_metrics)
+        sample = None
+        if scored.composite is not None and item.pair.pair_id in worker.sample_ids:
+            request = item.request
+            sample = sample_row(request.model_input, request.mask, scored.composite, request.truth)
+        rows.append(ShardRow(scored.result, scored.features, sample))
+    return number, rows
+
+
+def _portable(prepared: Prepared) -> Prepared:
+    """``prepared`` with absolute paths (a worker elsewhere, or in another folder, finds the same files)."""
+    import copy
+
+    settings = prepared.settings
+    dataset = copy.copy(prepared.dataset)
+    dataset.folder = dataset.folder.resolve()
+    resolved = replace(settings, masks=settings.masks.resolve(), images=settings.images.resolve())
+    return Prepared(resolved, prepared.pairs, dataset, prepared.dataset_fingerprint, prepared.image_fingerprint,
+                    prepared.image_count, prepared.protocol_key)
+
+
+def score_pending_on(engine: object, plan: RunPlan, prepared: Prepared, shard_model: ShardModel,
+                     accumulator: CellAccumulator, *, shard_size: int = 64, gpus: float = 0.0,
+                     progress: bool = False) -> None:
+    """:func:`score_pending` on an engine (:mod:`inpaint_core.engines`): the pending pairs in shards of
+    ``shard_size``, each scored on a worker that holds one model replica (``gpus`` GPUs each). Rows, FID
+    features and sample rows are written here as shards finish; ``accumulator`` is fed in pair order, so
+    ``summary.csv`` is the local run's (a shard lost with its worker is run again by the engine)."""
+    from tqdm import tqdm
+
+    if shard_size < 1:
+        raise RunError(f"--shard-size must be at least 1, got {shard_size}")
+    index_of = {pair.pair_id: index for index, pair in enumerate(plan.pairs)}
+    shards = [(number, plan.pending[start:start + shard_size])
+              for number, start in enumerate(range(0, len(plan.pending), shard_size))]
+    context = _ShardContext(_portable(prepared), shard_model, frozenset(plan.sample_ids))
+    new_file = not plan.partial_path.is_file() or plan.partial_path.stat().st_size == 0
+    bar = tqdm(total=len(plan.pairs), initial=len(plan.done), desc="pairs", unit="pair", disable=not progress,
+               file=sys.stderr)
+    finished: dict[int, list[ShardRow]] = {}
+    next_shard = 0
+    with open(plan.partial_path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        for number, rows in engine.map(_score_shard, shards, context=context, setup=_start_shard_worker,
+                                       keep_state=True, gpus=gpus):
+            for row in rows:  # on disk at once (a kill loses only unfinished shards), in any shard order
+                if row.features is not None:
+                    plan.feature_log.append(index_of[row.result.pair_id], row.features)
+                if row.sample is not None:
+                    write_rgb_png(plan.out / "samples" / ".rows" / f"{row.result.pair_id}.png", row.sample)
+                writer.writerow(row.result.to_row())
+            handle.flush()
+            bar.update(len(rows))
+            finished[number] = rows
+            while next_shard in finished:  # the summary's sums in pair order, as in a local run
+                for row in finished.pop(next_shard):
+                    accumulator.update(row.result.cell, row.result.as_written().scored, row.features)
+                next_shard += 1
+    bar.close()
+
+
+def score_run_on(engine: object, prepared: Prepared, out: Path, shard_model: ShardModel, *,
+                 model: dict[str, object], overwrite: bool = False, progress: bool = False,
+                 set_metrics: SetMetrics | None = None, shard_size: int = 64, gpus: float = 0.0
+                 ) -> dict[str, object]:
+    """:func:`score_run` with the pairs scored on ``engine`` (:func:`score_pending_on`); the run folder
+    equals a local run's (rows identical apart from the timing column ``seconds``)."""
+    with FolderLock(out, purpose=f"benchmark run of {model.get('name')}"):
+        plan = plan_run(prepared, out, model, overwrite=overwrite)
+        if plan.finished is not None:
+            return plan.finished
+        fid = set_metrics is not None and set_metrics.inception is not None
+        accumulator = resumed_accumulator(plan, fid=fid)
+        score_pending_on(engine, plan, prepared, shard_model, accumulator, shard_size=shard_size, gpus=gpus,
+                         progress=progress)
         return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)

@@ -25,6 +25,11 @@ Nothing lost, nothing stuck: the build holds ``OUT/.lock`` (:class:`inpaint_core
 whole run; ``--overwrite`` empties ``OUT`` (caches included) and only a maskgen dataset; a saved chunk is
 reused only while its mask files have the sha256 its rows record; a clip that failed for another reason
 than its content is not cached; pool workers die with the build, and SIGTERM stops it like Ctrl-C.
+
+Tasks run on an engine (:mod:`inpaint_core.engines`): ``local`` (this process or a process pool) or
+``ray`` (a Ray cluster). Tasks only read the clips and compute: the driver (this process) writes every file
+of ``OUT`` -- raw-mask caches, mask PNGs, chunk records -- so only the clips must be where every node sees
+them, and the bytes do not depend on the engine.
 """
 from __future__ import annotations
 
@@ -36,10 +41,8 @@ import os
 import shutil
 import sys
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
@@ -49,10 +52,10 @@ from inpaint_core.buckets import CELLS, Cell, cell_by_name, cell_rank
 from inpaint_core.cli import cli_help
 from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
 from inpaint_core.dataset import MASK_PROTOCOL_KEY, mask_protocol_name
-from inpaint_core.files import atomic_write_text, read_json, sha256_bytes, sha256_file
-from inpaint_core.maskio import write_mask
+from inpaint_core.engines import Engine, TransientError, create_engine
+from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json, sha256_bytes, sha256_file
+from inpaint_core.maskio import encode_mask_png
 from inpaint_core.outdir import FolderLock, check_can_clear, check_not_inside, remove_contents
-from inpaint_core.processes import die_with_parent
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
 
@@ -63,8 +66,6 @@ from .writer import DATASET_MARKERS, finish_dataset
 from .video import Clip, clip_fingerprint, discover_clips, frame_count, frame_paths
 
 if TYPE_CHECKING:  # pragma: no cover
-    import multiprocessing.queues
-
     from tqdm import tqdm
 
 __all__ = ["BuildOptions", "BuildResult", "build_dataset", "BuildError", "ChunkWorker"]
@@ -136,17 +137,23 @@ class BuildResult:
 
 
 def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str],
-                  options: BuildOptions = BuildOptions(), *, workers: int = 1, overwrite: bool = False,
-                  progress: bool = False) -> BuildResult:
+                  options: BuildOptions = BuildOptions(), *, workers: int | None = 1, overwrite: bool = False,
+                  progress: bool = False, engine: str = "local", address: str | None = None) -> BuildResult:
     """Build (or resume) a mask dataset in ``out`` from the clips under ``video_dir``.
 
     Stages: discover -> extract -> plan -> rounds -> write (see the module doc). The build holds ``out``'s
     lock (:class:`inpaint_core.outdir.FolderLock`) from start to end: one build per folder at a time.
 
     Args:
+        workers: local engine: processes (1: this process); ray: at most this many tasks at once (``None``:
+            as many as the cluster has CPUs).
         overwrite: start from an empty ``out``: its dataset and every cache (raw masks, chunks) are deleted
             first. Refused unless ``out`` is a maskgen dataset (or empty), and never the input folder, one of
             its parents, the working directory or the home folder.
+        engine: ``local`` or ``ray`` (:mod:`inpaint_core.engines`); the bytes written do not depend on it.
+            With ``ray`` the clips must be at the same path on every node (a shared file system); ``out``
+            is written by this process only.
+        address: the Ray cluster (``ray`` only; default ``$RAY_ADDRESS``, else a Ray instance on this machine).
 
     Raises:
         BuildError: missing input folder, no usable clip, ``out`` inside ``video_dir``, ``out`` holds a
@@ -154,7 +161,7 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
             folder that is not a dataset.
         FolderBusyError: another live process builds into ``out``.
     """
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise BuildError(f"workers must be >= 1, got {workers}")
     out = Path(out)
     _check_folders(video_dir, out)
@@ -163,13 +170,16 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         if overwrite:
             _clear_output(out, video_dir)
         (out / WORK_DIR).mkdir(exist_ok=True)
-        runner = _Runner(workers)
-        with _one_opencv_thread():
-            extracted = _extract(inputs, options.extract, out / WORK_DIR / "raw", runner, progress)
-            plan = _plan(extracted, options, out)
-            if plan.up_to_date is not None:
-                return BuildResult(out, [], plan.up_to_date, up_to_date=True)
-            rounds = _run_rounds(plan, options, out, runner, progress)
+        runner = create_engine(engine, workers=workers, address=address)
+        try:
+            with _one_opencv_thread():
+                extracted = _extract(inputs, options.extract, out / WORK_DIR / "raw", runner, progress)
+                plan = _plan(extracted, options, out)
+                if plan.up_to_date is not None:
+                    return BuildResult(out, [], plan.up_to_date, up_to_date=True)
+                rounds = _run_rounds(plan, options, out, runner, progress)
+        finally:
+            runner.close()
         return _write(out, options, extracted, plan, rounds)
 
 
@@ -229,7 +239,7 @@ class Extracted:
         return [clip for clip in self.clips if clip.error is None]
 
 
-def _extract(inputs: Inputs, options: ExtractOptions, raw_dir: Path, runner: "_Runner",
+def _extract(inputs: Inputs, options: ExtractOptions, raw_dir: Path, runner: Engine,
              progress: bool) -> Extracted:
     results = _clip_masks(inputs.clips, options, raw_dir, runner, progress)
     clip_results = [results[clip.clip_id] for clip in inputs.clips]
@@ -259,7 +269,7 @@ def _skipped_parts(clip: Clip, result: ClipMasks) -> list[dict[str, object]]:
             for i in result.unreadable_frames]
 
 
-def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, runner: "_Runner",
+def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, runner: Engine,
                 progress: bool) -> dict[str, ClipMasks]:
     """Raw masks by clip id: from the cache in ``raw_dir``, else extracted (longest clips first) and cached.
 
@@ -275,17 +285,21 @@ def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, r
         else:
             todo.append((clip, options, cache))
     todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
+    caches = {clip.clip_id: cache for clip, _, cache in todo}
     estimates = {clip.clip_id: pair_count(frame_count(clip), options) if clip.clip_id not in results else 0
                  for clip in clips}
     with _bar(sum(estimates.values()), "frame pairs", "pair", progress) as bar:
         feed = _PairProgress(bar, estimates, done_before=len(results), clips=len(clips))
-        with feed.channel(runner.workers > 1 and len(todo) > 1) as (report, poll):
+        with runner.reports(feed.report, tasks=len(todo)) as (report, poll):
             try:
-                for result in runner.map(_clip_task, todo, _init_clip_worker, (report,), poll=poll):
+                for result in runner.map(_engine_clip_task, todo, context=report, setup=_init_clip_worker,
+                                         on_failure=_clip_failed, poll=poll):
+                    if not result.retry:  # written here, not by the task: only the clips must be shared
+                        save_cached(caches[result.clip_id], result)
                     results[result.clip_id] = result
+                    feed.complete(result.clip_id, result.pairs)
             finally:
                 _init_clip_worker(None)  # an in-process run installed the bar's reporter here: let it go
-            feed.wait_for([task[0].clip_id for task in todo], poll)
     return results
 
 
@@ -304,17 +318,29 @@ class _PairProgress:
         self._show_clips()
 
     def report(self, clip_id: str, event: str) -> None:
+        """A report while a clip runs: ``"pair"`` (one more frame pair done) or ``"done"`` (the clip ended
+        after the pairs reported)."""
         if clip_id in self.finished:
             return
         if event == "done":
-            self.finished.add(clip_id)
-            self._retotal(clip_id, self.seen[clip_id])
-            self._show_clips()
+            self.complete(clip_id, self.seen[clip_id])
             return
         self.seen[clip_id] += 1
         if self.seen[clip_id] > self.estimates[clip_id]:
             self._retotal(clip_id, self.seen[clip_id])
         self.bar.update(1)
+
+    def complete(self, clip_id: str, pairs: int) -> None:
+        """A clip's result is in: it had ``pairs`` frame pairs (those not reported yet are counted now: an
+        engine without reports while tasks run moves the bar clip by clip)."""
+        if clip_id in self.finished:
+            return
+        self.finished.add(clip_id)
+        pairs = max(pairs, self.seen[clip_id])
+        self.bar.update(pairs - self.seen[clip_id])
+        self.seen[clip_id] = pairs
+        self._retotal(clip_id, pairs)
+        self._show_clips()
 
     def _retotal(self, clip_id: str, pairs: int) -> None:
         self.bar.total += pairs - self.estimates[clip_id]
@@ -324,72 +350,50 @@ class _PairProgress:
     def _show_clips(self) -> None:
         self.bar.set_postfix_str(f"clips {self.done_before + len(self.finished)}/{self.clips}")
 
-    @contextmanager
-    def channel(self, across_processes: bool) -> Iterator[tuple[Callable[[str, str], None], Callable[[], None]]]:
-        """``(report, poll)``: what workers call, and what the parent calls while it waits for them."""
-        if not across_processes:
-            yield self.report, lambda: None
-            return
-        queue = get_context("spawn").Queue()
-        try:
-            yield _QueueReport(queue), lambda: self._drain(queue)
-        finally:
-            queue.close()
-            queue.cancel_join_thread()
-
-    def _drain(self, queue: "multiprocessing.queues.Queue") -> None:
-        import queue as queue_module
-
-        while True:
-            try:
-                clip_id, event = queue.get_nowait()
-            except queue_module.Empty:
-                return
-            self.report(clip_id, event)
-
-    def wait_for(self, clip_ids: Sequence[str], poll: Callable[[], None], timeout: float = 5.0) -> None:
-        """Let the last reports of ``clip_ids`` arrive (a worker's queue may deliver after its result)."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while not self.finished.issuperset(clip_ids) and time.monotonic() < deadline:
-            poll()
-            time.sleep(0.01)
-
-
-@dataclass(frozen=True)
-class _QueueReport:
-    """A worker's progress reports, sent to the parent through a queue (handed over when the process starts)."""
-
-    queue: "multiprocessing.queues.Queue"
-
-    def __call__(self, clip_id: str, event: str) -> None:
-        self.queue.put((clip_id, event))
-
 
 def _json_key(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-_REPORT: Callable[[str, str], None] | None = None  # this process's progress reporter, set by the pool initializer
+_REPORT: Callable[[str, str], None] | None = None  # this process's progress reporter, set by the engine setup
 
 
 def _clip_task(args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
-    """Pool task: one clip's raw masks, cached unless the failure was not the clip's content (a flow
-    plug-in's exception, an unreadable file): that clip is tried again on the next run."""
-    clip, options, cache_path = args
+    """One clip's raw masks (the driver caches them unless the failure was not the clip's content -- a flow
+    plug-in's exception, an unreadable file: that clip is tried again on the next run)."""
+    clip, options, _ = args
     report = _REPORT or (lambda clip_id, event: None)
     try:
-        try:
-            sha = clip_fingerprint(clip)
-        except OSError as exc:
-            return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
-        result = extract_clip(clip, options, sha256=sha, on_pair=lambda: report(clip.clip_id, "pair"))
-        if not result.retry:
-            save_cached(cache_path, result)
-        return result
-    finally:
-        report(clip.clip_id, "done")
+        sha = clip_fingerprint(clip)
+    except OSError as exc:
+        return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
+    return extract_clip(clip, options, sha256=sha, on_pair=lambda: report(clip.clip_id, "pair"))
+
+
+class _ClipRetry(TransientError):
+    """A clip failed for a reason other than its content: the engine may run it again (Ray does)."""
+
+    def __init__(self, result: ClipMasks) -> None:
+        super().__init__(result)
+        self.result = result
+
+    def __str__(self) -> str:
+        return str(self.result.error)
+
+
+def _engine_clip_task(report: object, task: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+    """Engine task: :func:`_clip_task`; a failure that was not the clip's content is raised as transient."""
+    result = _clip_task(task)
+    if result.retry:
+        raise _ClipRetry(result)
+    return result
+
+
+def _clip_failed(task: tuple[Clip, ExtractOptions, Path], error: BaseException) -> ClipMasks:
+    """A clip whose every attempt failed: reported as skipped and tried again on the next run."""
+    if isinstance(error, _ClipRetry):
+        return error.result
+    return ClipMasks(task[0].clip_id, "", error=f"{type(error).__name__}: {error}", retry=True)
 
 
 def _clip_cache_key(clip: Clip, options: ExtractOptions) -> str:
@@ -543,11 +547,18 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """The masks one chunk made (in slot order) and its failed slots counted by reason (sorted)."""
+    """The masks one chunk made (in slot order) and its failed slots counted by reason (sorted); a chunk
+    just made also holds the PNG of each row (``pngs``, not saved: :meth:`write_masks` writes them)."""
 
     chunk: Chunk
     rows: list[MaskRecord]
     failures: dict[str, int]
+    pngs: tuple[bytes, ...] = ()
+
+    def write_masks(self, out: Path) -> None:
+        """The mask files of a chunk just made, under ``out`` (before :meth:`save` records the chunk)."""
+        for row, data in zip(self.rows, self.pngs, strict=True):
+            atomic_write_bytes(out / row.path, data)
 
     def save(self, folder: Path) -> None:
         payload = {"chunk": asdict(self.chunk), "rows": [asdict(row) for row in self.rows], "failures": self.failures}
@@ -577,8 +588,9 @@ def _file_matches(path: Path, sha256: str) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class ChunkWorker:
-    """Makes the masks of chunks. Holds everything a chunk needs: built once per build, and handed once to
-    each worker process by the pool's initializer (the pools can be ~10 MB: never pickled per task).
+    """Makes the masks of chunks. Holds everything a chunk needs: built once per build and sent once as the
+    engine's context (the pools can be ~10 MB: never pickled per task; each local worker process gets it
+    once, Ray keeps it once in its object store).
 
     Attributes:
         pools: raw masks per split.
@@ -609,15 +621,18 @@ class ChunkWorker:
         cell_code = TRAIN_CELL_CODE if cell is None else cell.index
         order = self._source_order(chunk.split, cell, cell_code)
         rows: list[MaskRecord] = []
+        pngs: list[bytes] = []
         failures: Counter[str] = Counter()
         for slot in range(chunk.start, chunk.stop):
             generator = rng(self.options.seed, Stream.SLOT, SPLIT_CODES[chunk.split], cell_code, slot)
             entry, result = self._fill_slot(chunk.split, cell, generator, int(order[slot % len(order)]))
             if result.ok:
-                rows.append(self._record(chunk, slot, entry, result))
+                row, png = self._record(chunk, slot, entry, result)
+                rows.append(row)
+                pngs.append(png)
             else:
                 failures[result.reason] += 1
-        return ChunkResult(chunk, rows, dict(sorted(failures.items())))
+        return ChunkResult(chunk, rows, dict(sorted(failures.items())), tuple(pngs))
 
     def _source_order(self, split: str, cell: Cell | None, cell_code: int) -> np.ndarray:
         """The pool indices in the order a cell's slots take their first source."""
@@ -650,20 +665,21 @@ class ChunkWorker:
                 source_index = int(generator.integers(len(pool)))
         return entry, result
 
-    def _record(self, chunk: Chunk, slot: int, entry: PoolEntry, result: AugmentResult) -> MaskRecord:
+    def _record(self, chunk: Chunk, slot: int, entry: PoolEntry, result: AugmentResult) -> tuple[MaskRecord, bytes]:
+        """The slot's row and its PNG (written by the driver: see :meth:`ChunkResult.write_masks`)."""
         relative = f"test/{chunk.cell}/{slot:06d}.png" if chunk.split == "test" else f"train/{slot:06d}.png"
-        data = write_mask(self.out / relative, result.mask)
+        data = encode_mask_png(result.mask)
         raw = entry.raw
         return MaskRecord.of_mask(relative, chunk.split, result.mask, data, clip=entry.clip, frame_a=raw.frame_a,
                                   frame_b=raw.frame_b, source=raw.source, flow=self.options.extract.flow,
-                                  **asdict(result.augmentation), seed=self.options.seed, slot=slot)
+                                  **asdict(result.augmentation), seed=self.options.seed, slot=slot), data
 
 
-_WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the pool initializer
+_WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the engine setup
 
 
 def _install_chunk_worker(worker: ChunkWorker | None) -> None:
-    """Pool initializer: one OpenCV thread, and ``worker`` for the chunk tasks of this process."""
+    """Engine setup: one OpenCV thread, and ``worker`` for the chunk tasks of this process."""
     global _WORKER
     if worker is not None:
         _init_clip_worker()
@@ -671,10 +687,15 @@ def _install_chunk_worker(worker: ChunkWorker | None) -> None:
 
 
 def _run_chunk(chunk: Chunk) -> ChunkResult:
-    """Pool task: one chunk, made by the worker the initializer installed in this process."""
+    """One chunk, made by the worker the engine setup installed in this process."""
     if _WORKER is None:
-        raise RuntimeError("no chunk worker in this process (the pool initializer installs it)")
+        raise RuntimeError("no chunk worker in this process (the engine setup installs it)")
     return _WORKER.run(chunk)
+
+
+def _engine_chunk_task(_: None, chunk: Chunk) -> ChunkResult:
+    """Engine task: one chunk (see :func:`_run_chunk`)."""
+    return _run_chunk(chunk)
 
 
 @dataclass
@@ -695,7 +716,7 @@ class Rounds:
     chunks: dict[Chunk, ChunkResult] = field(default_factory=dict)
 
 
-def _run_rounds(plan: Plan, options: BuildOptions, out: Path, runner: "_Runner", progress: bool) -> Rounds:
+def _run_rounds(plan: Plan, options: BuildOptions, out: Path, runner: Engine, progress: bool) -> Rounds:
     """Rounds of chunks until every cell is full or has tried ``max_slot_factor`` x its target slots (a cell
     that made nothing in a round, even its first, is tried again in the next)."""
     rounds = Rounds({key: CellState(target, exhausted=target == 0) for key, target in plan.targets.items()})
@@ -751,7 +772,7 @@ def _next_round(cells: Mapping[CellKey, CellState], max_slot_factor: int) -> lis
     return chunks
 
 
-def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: "_Runner", worker: ChunkWorker,
+def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: Engine, worker: ChunkWorker,
                results: dict[Chunk, ChunkResult], counter: _MaskCounter) -> None:
     """Add the results of ``chunks`` to ``results``: saved ones from ``chunk_dir``, the others made and saved."""
     todo = []
@@ -762,7 +783,8 @@ def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: "_Runner", work
             counter.add(saved)
         else:
             todo.append(chunk)
-    for result in runner.map(_run_chunk, todo, _install_chunk_worker, (worker,)):
+    for result in runner.map(_engine_chunk_task, todo, context=worker, setup=_install_chunk_worker):
+        result.write_masks(worker.out)
         result.save(chunk_dir)
         results[result.chunk] = result
         counter.add(result)
@@ -852,65 +874,9 @@ def _shortfall(key: CellKey, target: int, made: int, failures: Counter[str], tri
 # running tasks
 
 
-class _Runner:
-    """Runs tasks in-process (workers=1) or in a spawn process pool, yielding results as they finish.
-
-    Pool workers end with the build: they die with their parent (even after kill -9: see
-    :func:`inpaint_core.processes.die_with_parent`), ignore Ctrl-C (the terminal sends it to the whole process group; the parent
-    stops them) and are terminated when the parent is interrupted or gets SIGTERM."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-
-    def map(self, function: Callable, tasks: Sequence, initializer: Callable | None = None,
-            initargs: tuple = (), *, poll: Callable[[], None] | None = None) -> Iterator:
-        """``function(task)`` for each task; ``poll()`` is called about every 0.2 s while waiting for workers."""
-        if not tasks:
-            return iter(())
-        if self.workers <= 1 or len(tasks) == 1:
-            if initializer is not None:
-                initializer(*initargs)
-            return (function(task) for task in tasks)
-        return self._parallel(function, tasks, initializer, initargs, poll)
-
-    def _parallel(self, function: Callable, tasks: Sequence, initializer: Callable | None,
-                  initargs: tuple, poll: Callable[[], None] | None) -> Iterator:
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        executor = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=get_context("spawn"),
-                                       initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
-        try:
-            pending = {executor.submit(function, task) for task in tasks}
-            while pending:
-                done, pending = wait(pending, timeout=0.2 if poll else None, return_when=FIRST_COMPLETED)
-                if poll:
-                    poll()
-                for future in done:
-                    yield future.result()
-        except BaseException:
-            # stop the workers first (shutdown forgets them): an interrupt must not wait for running clips
-            workers = list((getattr(executor, "_processes", None) or {}).values())
-            for process in workers:
-                process.terminate()
-            executor.shutdown(wait=False, cancel_futures=True)
-            for process in workers:
-                process.join(5)
-            raise
-        executor.shutdown(wait=True)
-
-
-def _start_worker(parent: int, initializer: Callable | None, initargs: tuple) -> None:
-    """Pool initializer: tie the worker's life to ``parent``, leave Ctrl-C to it, then ``initializer``."""
-    import signal
-
-    die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if initializer is not None:
-        initializer(*initargs)
-
-
 def _init_clip_worker(report: Callable[[str, str], None] | None = None) -> None:
-    """One OpenCV thread per worker process (see :func:`_one_opencv_thread`), and where progress goes."""
+    """Engine setup: one OpenCV thread per worker process (see :func:`_one_opencv_thread`), and where
+    progress goes."""
     import cv2
 
     global _REPORT

@@ -37,17 +37,24 @@ _split_options = dataclass_options(BuildOptions, exclude=("seed",))
 def _build_options(function: F) -> F:
     """The build's options in their --help order: --video-dir, --out, --seed, --workers, the split
     (--per-cell ... --test-clips), extraction (--flow ... --max-pairs), augmentation (--size ...), occlusion
-    cues, --overwrite, --quiet. Those of an options dataclass come from its fields (default and help)."""
+    cues, --engine, --ray-address, --overwrite, --quiet. Those of an options dataclass come from its fields
+    (default and help)."""
     decorators = [
         click.option("--video-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
                      help="Folder searched recursively for videos and frame folders."),
         click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder."),
         _seed_option,
-        click.option("--workers", default=1, show_default=True, help="Processes (the output does not depend on it)."),
+        click.option("--workers", default=1, show_default=True,
+                     help="Processes (the output does not depend on it); with --engine ray: at most N tasks at "
+                          "once (default: the cluster's CPUs)."),
         _split_options,
         dataclass_options(ExtractOptions),
         dataclass_options(AugmentOptions),
         dataclass_options(OcclusionOptions),
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where tasks run: local processes, or a Ray cluster (pip install '.[ray]'); same bytes."),
+        click.option("--ray-address", default=None,
+                     help="Ray cluster to join (--engine ray; default $RAY_ADDRESS, else a Ray instance here)."),
         click.option("--overwrite", is_flag=True,
                      help="Start from an empty --out: delete the dataset there and its caches (only a maskgen "
                           "dataset, never an input folder)."),
@@ -60,9 +67,16 @@ def _build_options(function: F) -> F:
 
 @main.command()
 @_build_options
-def build(video_dir: Path, out: Path, workers: int, overwrite: bool, quiet: bool, **params: Any) -> None:
+@click.pass_context
+def build(context: click.Context, video_dir: Path, out: Path, workers: int, engine: str, ray_address: str | None,
+          overwrite: bool, quiet: bool, **params: Any) -> None:
     """Build a binned mask dataset from the clips under --video-dir."""
     import time
+
+    if ray_address is not None and engine != "ray":
+        raise click.UsageError("--ray-address needs --engine ray")
+    if engine == "ray" and context.get_parameter_source("workers") is click.core.ParameterSource.DEFAULT:
+        workers = None  # the whole cluster
 
     from .build import build_dataset
     from .flow import create_flow
@@ -74,7 +88,8 @@ def build(video_dir: Path, out: Path, workers: int, overwrite: bool, quiet: bool
         augment=options_from(AugmentOptions, params),
     )
     started = time.perf_counter()
-    result = build_dataset(video_dir, out, options, workers=workers, overwrite=overwrite, progress=not quiet)
+    result = build_dataset(video_dir, out, options, workers=workers, overwrite=overwrite, progress=not quiet,
+                           engine=engine, address=ray_address)
     if result.up_to_date:
         click.echo(f"{out}: up to date (same clips and options); nothing to do")
         return

@@ -30,6 +30,7 @@ from inpaint_core.buckets import CELLS, cell_of, cell_rank
 from inpaint_core.cli import cli_help
 from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
 from inpaint_core.files import atomic_write_text, read_json, sha256_file
+from inpaint_core.engines import create_engine
 from inpaint_core.maskio import write_mask
 from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, remove_contents
 from inpaint_core.seeds import Stream, rng
@@ -100,6 +101,11 @@ class _Chunk:
     stop: int
 
 
+def _run_chunk_task(state: None, chunk: _Chunk) -> list[MaskRecord]:
+    """:func:`_run_chunk` as an engine task (no worker state)."""
+    return _run_chunk(chunk)
+
+
 def _run_chunk(chunk: _Chunk) -> list[MaskRecord]:
     """Write the masks of ``chunk``'s slots; their manifest records in slot order."""
     family = create_family(chunk.family, size=chunk.size)
@@ -164,8 +170,6 @@ def generate_dataset(out: str | os.PathLike[str], options: GenerateOptions, *, w
         ValueError: unknown family, a size without published parameters, bad options, ``out`` holding
             something else (without ``overwrite``); FolderBusyError: another process writes ``out``.
     """
-    from ..build import _Runner  # the build's process pool: spawn workers that die with this process
-
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
@@ -184,9 +188,13 @@ def generate_dataset(out: str | os.PathLike[str], options: GenerateOptions, *, w
 
         with tqdm(total=options.count, desc=family.protocol, unit="mask", disable=not progress,
                   file=sys.stderr) as bar:
-            for result in _Runner(workers).map(_run_chunk, chunks):
-                rows.extend(result)
-                bar.update(len(result))
+            engine = create_engine("local", workers=workers)  # spawn workers that die with this process
+            try:
+                for result in engine.map(_run_chunk_task, chunks):
+                    rows.extend(result)
+                    bar.update(len(result))
+            finally:
+                engine.close()
         rows.sort(key=lambda r: (cell_rank(r.cell or "unbinned"), r.slot))
         info = finish_dataset(out, rows, lambda fingerprint: _describe(fingerprint, options, family, key, rows))
         (out / MARKER).unlink(missing_ok=True)
