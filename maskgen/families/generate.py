@@ -29,8 +29,8 @@ import numpy as np
 from inpaint_core.buckets import CELLS, cell_of, cell_rank
 from inpaint_core.cli import cli_help
 from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
-from inpaint_core.files import atomic_write_text, read_json, sha256_file
 from inpaint_core.engines import create_engine
+from inpaint_core.files import atomic_write_text, read_json, sha256_file
 from inpaint_core.maskio import write_mask
 from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, remove_contents
 from inpaint_core.seeds import Stream, rng
