@@ -19,13 +19,15 @@ def _raw_mask(spacing: int = 100) -> np.ndarray:
 def test_augment_to_cell_lands_in_the_cell(cell) -> None:
     rng = np.random.default_rng([7, cell.index])
     raw = _raw_mask(spacing=(100, 100, 40, 40, 20, 20)[cell.bin_index])
-    result = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20))
+    # further raw masks to combine (match_shapes does when the strokes are too wide): other strip patterns
+    result = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20),
+                             more=lambda generator: _raw_mask(spacing=int(generator.integers(20, 100))))
     mask, augmentation = result.mask, result.augmentation
     assert mask is not None, result.reason
     assert result.ok and result.reason == ""
     assert mask.dtype == bool and mask.shape == (512, 512)
     assert cell_of(mask) == cell
-    assert 9 <= augmentation.dilation <= 49
+    assert 5 <= augmentation.dilation <= 47  # NVIDIA: dilation kernels of 5 to 47 px
 
 
 def test_same_generator_seed_gives_the_same_mask() -> None:
