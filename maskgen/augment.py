@@ -242,7 +242,7 @@ def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng:
 
 RADIUS_STEPS = 8  # dilation radii are searched in steps of 1/8 px
 WIDTH_SLACK = 1.0  # another raw mask is combined while the stroke width exceeds the target by more than this
-PARTS_SLACK = 1.25  # the smallest parts are removed when there are more than this times the target's count
+PARTS_SLACK = 1.0  # the smallest parts are removed when there are more than this times the target's count
 ATTACH_PARTS = True
 PART_ROUNDS = 2  # rounds of combining further raw masks (each costs one distance transform)
 WIDTH_TOLERANCE = 1.3  # a mask whose stroke width is within this factor of the target's is taken at once
