@@ -1,14 +1,18 @@
 """Augmentation of raw occlusion masks: rotation, translation, crop + resize, dilation, border clearing.
 
 As in the PConv paper, a raw mask is rotated, cropped at a random place and scale, resized to the output
-size (default 512x512) and dilated with a random disk (kernel diameter 9 to 49 px at the output size).
-Every step keeps the mask binary (a bilinear warp is re-thresholded at one half).
+size (default 512x512) and dilated with a disk (kernel diameter 5 to 47 px at the output size, the range
+NVIDIA gives for its masks). Every step keeps the mask binary (a bilinear warp is re-thresholded at one half).
 
 For the test split the augmentation is *steered* toward a target (bin, border) cell: the dilation radius is
-the one that brings the hole ratio to a random target inside the bin (read off the distance transform, so
-one pass finds it), the crop zooms in when even the widest dilation leaves too few holes and out when even
-the thinnest gives too many, and for border class B the 50 px frame is cleared. For N the crop puts a hole
-pixel inside the 50 px frame.
+the one that brings the hole ratio to a target inside the bin (read off the distance transform, so one pass
+finds it), the crop zooms in when even the widest dilation leaves too few holes and out when even the
+thinnest gives too many, and for border class B the margin frame (50 px at 512) is cleared. For N the crop
+puts a hole pixel inside that frame. With ``match_shapes`` (default) the target is drawn from NVIDIA's
+per-cell distributions of hole ratio, stroke width and component count (:mod:`maskgen.shape_targets`), and
+the augmentation adapts to the raw mask it gets to reach it: it combines further raw masks when the strokes
+come out too wide, drops the smallest parts when there are far too many, and re-crops when the width is
+still off.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from inpaint_core.cli import cli_help
 
 from inpaint_core.shape import component_count, stroke_width
 
-from .shape_targets import targets_for
+from .shape_targets import ShapeTarget, targets_for
 
 __all__ = ["AugmentOptions", "Augmentation", "AugmentResult", "warp_crop", "dilate", "augment_to_cell",
            "augment_free", "impossible_cells"]
@@ -309,6 +313,86 @@ def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, opti
     return base | warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=options.size)
 
 
+@dataclass(frozen=True)
+class _Steer:
+    """The shape steps of one attempt of :func:`augment_to_cell` toward a drawn target (``match_shapes``)."""
+
+    cell: Cell
+    options: AugmentOptions
+    outside: np.ndarray | None
+    k_min: int
+    k_max: int
+    target: float  # hole pixels wanted
+
+    @property
+    def high(self) -> float:
+        return self.cell.high * self.options.size ** 2
+
+    @property
+    def low(self) -> float:
+        return self.cell.low * self.options.size ** 2
+
+    def level(self, cumulative: np.ndarray) -> int:
+        return _in_bin_level(cumulative, self.target, self.k_min, self.k_max)
+
+    def combine(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
+                more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
+                scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Combine further raw masks from ``more`` into ``base`` while the strokes at the target ratio are wider
+        than the goal: at a given hole area the stroke width falls about as the material (the boundary)
+        grows, so each round adds as many as the width says are missing (all when even the widest dilation
+        is short of the bin), halving the count when they overshoot the bin."""
+        parts, rounds = 1, 0
+        options = self.options
+        while more is not None and parts < options.max_parts and rounds < PART_ROUNDS \
+                and cumulative[self.k_min] <= self.high:
+            reached = cumulative[self.k_max] > self.low
+            width = stroke_width(levels <= self.level(cumulative)) if reached else float("inf")
+            if width <= goal.width * WIDTH_SLACK:
+                break
+            missing = options.max_parts - parts if not reached else math.ceil(width / goal.width) - 1
+            count = max(1, min(missing, options.max_parts - parts))
+            while True:
+                rounds += 1
+                grown = base
+                for _ in range(count):
+                    grown = _add_part(grown, more(rng), rng, options, scales)
+                grown_levels, grown_cumulative = _dilation_levels(grown, self.k_max, self.outside)
+                if grown_cumulative[self.k_min] <= self.high or count == 1 or rounds >= PART_ROUNDS + 1:
+                    break
+                count //= 2
+            if grown_cumulative[self.k_min] > self.high:
+                break  # even one more part overshoots: keep what we have
+            base, levels, cumulative, parts = grown, grown_levels, grown_cumulative, parts + count
+        return base, levels, cumulative
+
+    def trim(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray,
+             goal: ShapeTarget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """With far more parts than the goal's count at the target ratio, keep the largest ones and dilate
+        again (unless what is left cannot reach the bin)."""
+        level = self.level(cumulative)
+        if not self.low < cumulative[level] <= self.high:
+            return base, levels, cumulative
+        mask = levels <= level
+        keep = max(1, round(goal.components * PARTS_SLACK))
+        if component_count(mask) <= keep:
+            return base, levels, cumulative
+        kept = _keep_largest(mask, base, keep)
+        kept_levels, kept_cumulative = _dilation_levels(kept, self.k_max, self.outside)
+        if kept_cumulative[self.k_max] > self.low:
+            return kept, kept_levels, kept_cumulative
+        return base, levels, cumulative
+
+
+def _recrop(crop_scale: float, too_wide: float, options: AugmentOptions) -> tuple[float, float]:
+    """The crop-scale range of the next attempt when the strokes came out ``too_wide`` x the goal's width:
+    zoom in when too wide (at a given hole ratio the boundary grows with the zoom, so strokes get
+    thinner), out when too thin."""
+    factor = math.sqrt(1.0 / too_wide)
+    return (min(options.max_crop, max(options.min_crop, crop_scale * factor * 0.9)),
+            min(options.max_crop, max(options.min_crop, crop_scale * factor * 1.1)))
+
+
 def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
                     options: AugmentOptions = AugmentOptions(), *,
                     more: Callable[[np.random.Generator], np.ndarray] | None = None) -> AugmentResult:
@@ -321,11 +405,10 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     at its limit the raw mask cannot serve this cell and the function gives up early.
 
     With ``options.match_shapes`` (default) the target is drawn per attempt from NVIDIA's distributions of
-    the cell (:mod:`maskgen.shape_targets`): hole ratio, stroke width and component count. When the dilation
-    that reaches the ratio makes strokes wider than the target (too little hole material in the crop), up to
-    ``max_parts - 1`` further raw masks from ``more(rng)`` are placed into the crop; when it leaves them much
-    thinner the next attempt zooms in; when the mask has far more parts than the target, its smallest parts
-    are removed and the dilation is read again.
+    the cell (:mod:`maskgen.shape_targets`): ratio, stroke width, component count. Strokes wider than the
+    target at the target ratio: up to ``max_parts - 1`` further raw masks from ``more(rng)`` are combined
+    (:meth:`_Steer.combine`); far more parts than the target: the smallest are removed (:meth:`_Steer.trim`);
+    a width still off by more than WIDTH_TOLERANCE: up to SHAPE_TRIES attempts re-crop (the closest is kept).
 
     Args:
         raw: bool HxW raw mask (working size), ``True`` = hole.
@@ -336,21 +419,16 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     """
     if not raw.any():
         return AugmentResult.failed("empty")
-    size = options.size
-    total = size * size
-    holes_yx = np.nonzero(raw)
+    size, total, holes_yx = options.size, options.size ** 2, np.nonzero(raw)
     # start wide for the small bins (thin, many-part holes like NVIDIA's) and allow closer crops as the bin grows
     span = options.max_crop - options.min_crop
     scales = (options.max_crop - span * (cell.bin_index + 1) / (len(BIN_EDGES) - 1), options.max_crop)
-    k_min = (options.min_dilation - 1) // 2 * RADIUS_STEPS
-    k_max = (options.max_dilation - 1) // 2 * RADIUS_STEPS
-    want_b = cell.border == "B"
-    margin = options.margin
+    k_min, k_max = (options.min_dilation - 1) // 2 * RADIUS_STEPS, (options.max_dilation - 1) // 2 * RADIUS_STEPS
+    want_b, margin = cell.border == "B", options.margin
     outside = ~_interior(size, margin) if want_b else None
     targets = targets_for(cell) if options.match_shapes else None
-    reason = "too-small"
+    reason, shape_tries = "too-small", 0
     best: tuple[float, AugmentResult] | None = None  # (width error, result) of the closest mask so far
-    shape_tries = 0
     for attempt in range(options.attempts):
         goal = targets.draw(rng, size=size) if targets is not None else None
         rotation, crop_scale = _draw_crop(rng, options, *scales)
@@ -359,42 +437,12 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
         if not base.any():
             continue
         target = (goal.ratio if goal is not None else rng.uniform(cell.low, cell.high)) * total
-        parts = 1
+        steer = _Steer(cell, options, outside, k_min, k_max, target)
         levels, cumulative = _dilation_levels(base, k_max, outside)
-        level = _in_bin_level(cumulative, target, k_min, k_max)
-        rounds = 0
-        while goal is not None and more is not None and parts < options.max_parts and rounds < PART_ROUNDS \
-                and cumulative[k_min] <= cell.high * total:
-            # at a given hole area the stroke width falls about as the material (the boundary) grows: add as
-            # many raw masks as the width says are missing (all of them when even the widest dilation is short)
-            reached = cumulative[k_max] > cell.low * total
-            width = stroke_width(levels <= level) if reached else float("inf")
-            if width <= goal.width * WIDTH_SLACK:
-                break
-            missing = options.max_parts - parts if not reached else math.ceil(width / goal.width) - 1
-            count = max(1, min(missing, options.max_parts - parts))
-            while True:  # fewer parts when they overshoot the bin
-                rounds += 1
-                grown = base
-                for _ in range(count):
-                    grown = _add_part(grown, more(rng), rng, options, scales)
-                grown_levels, grown_cumulative = _dilation_levels(grown, k_max, outside)
-                if grown_cumulative[k_min] <= cell.high * total or count == 1 or rounds >= PART_ROUNDS + 1:
-                    break
-                count //= 2
-            if grown_cumulative[k_min] > cell.high * total:
-                break  # even one more part overshoots: keep what we have
-            base, levels, cumulative, parts = grown, grown_levels, grown_cumulative, parts + count
-            level = _in_bin_level(cumulative, target, k_min, k_max)
-        if goal is not None and cell.low * total < cumulative[level] <= cell.high * total:
-            mask = levels <= level
-            keep = max(1, round(goal.components * PARTS_SLACK))
-            if component_count(mask) > keep:  # far more parts than the target: keep the largest, dilate again
-                kept = _keep_largest(mask, base, keep)
-                kept_levels, kept_cumulative = _dilation_levels(kept, k_max, outside)
-                if kept_cumulative[k_max] > cell.low * total:  # unless the rest cannot reach the bin
-                    base, levels, cumulative = kept, kept_levels, kept_cumulative
-                    level = _in_bin_level(cumulative, target, k_min, k_max)
+        if goal is not None:
+            base, levels, cumulative = steer.combine(base, levels, cumulative, goal, more, rng, scales)
+            base, levels, cumulative = steer.trim(base, levels, cumulative, goal)
+        level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
         too_small = highest <= cell.low * total
@@ -422,12 +470,8 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
             best = (error, result)
         if error <= math.log(WIDTH_TOLERANCE) or attempt + 1 >= options.attempts or shape_tries >= SHAPE_TRIES:
             return best[1]
-        # strokes too wide: zoom in (at a given hole ratio the boundary grows with the zoom, so strokes
-        # get thinner); too thin: zoom out
         shape_tries += 1
-        factor = math.sqrt(goal.width / width)
-        scales = (min(options.max_crop, max(options.min_crop, crop_scale * factor * 0.9)),
-                  min(options.max_crop, max(options.min_crop, crop_scale * factor * 1.1)))
+        scales = _recrop(crop_scale, width / goal.width, options)
     return best[1] if best is not None else AugmentResult.failed(reason)
 
 
