@@ -21,8 +21,8 @@ from inpaint_core.dataset import Dataset, read_dataset_json
 from inpaint_core.maskio import list_mask_files, read_mask, read_mask_values
 from inpaint_core.shape import MaskShape, mask_shape
 
-__all__ = ["DISTANCE_FEATURES", "MaskSet", "Likeness", "measure_mask_set", "likeness", "dataset_stats",
-           "format_stats", "format_likeness", "likeness_png"]
+__all__ = ["DISTANCE_FEATURES", "MaskSet", "Likeness", "measure_mask_set", "likeness", "normalised_wasserstein",
+           "dataset_stats", "format_stats", "format_likeness", "likeness_png"]
 
 DISTANCE_FEATURES: tuple[str, ...] = ("components", "largest_share", "thickness", "boundary_per_pixel")
 BIN_NAMES: tuple[str, ...] = tuple(f"{round(BIN_EDGES[i] * 100):02d}-{round(BIN_EDGES[i + 1] * 100):02d}"
@@ -130,8 +130,7 @@ class Likeness:
 
     Attributes:
         distances: ``distances[bin_name][feature]``: Wasserstein distance / reference std, for the bins both
-            sets hold (NaN where the reference std is 0 and the distributions differ cannot be normalised:
-            ``inf`` then).
+            sets hold (``inf`` where the reference has no spread in a bin but the two distributions differ).
         mean: the mean of all those distances (the headline number; 0 for identical distributions).
         feature_means: per feature, the mean over the compared bins.
         bin_means: per compared bin, the mean over the features.
@@ -228,7 +227,8 @@ def format_likeness(result: Likeness, *, ours: str = "ours", reference: str = "r
     return "\n".join(lines)
 
 
-def likeness_png(ours: MaskSet, reference: MaskSet, result: Likeness, *, labels: tuple[str, str] = ("ours", "reference"),
+def likeness_png(ours: MaskSet, reference: MaskSet, result: Likeness, *,
+                 labels: tuple[str, str] = ("ours", "reference"),
                  features: Sequence[str] = DISTANCE_FEATURES) -> bytes:
     """Histograms of each feature (rows) per bin (columns), both sets overlaid, as PNG bytes."""
     import io
