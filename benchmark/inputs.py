@@ -69,11 +69,12 @@ def mask_problem(dataset: Dataset, record: MaskRecord, size: int) -> str:
         return (f"{record.path}: {mask.shape[1]}x{mask.shape[0]} but the evaluation size is {size} "
                 f"(use --size {mask.shape[0]} or masks of that size)")
     filed = cell_by_name(record.cell)
-    actual = cell_of(mask)
+    actual = cell_of(mask, margin=dataset.border_margin)
     if actual != filed:
         where = f"belongs in {actual.name}" if actual is not None else "is in no cell"
         return (f"{record.path}: filed under {filed.name} ({filed.low:g}, {filed.high:g}] but its hole ratio "
-                f"{hole_ratio(mask):.4f} and border class {border_class(mask)} mean it {where}")
+                f"{hole_ratio(mask):.4f} and border class {border_class(mask, margin=dataset.border_margin)} mean "
+                f"it {where}")
     return ""
 
 

@@ -5,7 +5,8 @@ Masks are ``bool`` HxW arrays, ``True`` = hole.
 * Hole ratio ``r`` = hole pixels / all pixels.
 * Six bins (0.01, 0.1], (0.1, 0.2], ..., (0.5, 0.6]: open below, closed above. A ratio outside all bins
   (<= 0.01 or > 0.6) has bin ``None`` and is not used in a test split.
-* Border class ``"B"``: no hole pixel within ``margin`` (50) px of any image edge, i.e. every hole pixel
+* Border class ``"B"``: no hole pixel within ``margin`` px (50 at NVIDIA's 512x512; by default 50 px per
+  512 px of the shorter side, :func:`border_margin_for`) of any image edge, i.e. every hole pixel
   has row and column index in ``[margin, size - 1 - margin]`` (a hole at distance exactly 50 is allowed,
   as in NVIDIA's set, whose B masks reach index 50). ``"N"``: at least one hole pixel closer than that.
 * Cell: (bin, border), 12 in all, named like ``"01-10_B"`` (percent bounds).
@@ -35,10 +36,13 @@ __all__ = [
     "border_class",
     "cell_of",
     "cell_by_name",
+    "REFERENCE_SIZE",
+    "border_margin_for",
 ]
 
 BIN_EDGES: tuple[float, ...] = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-BORDER_MARGIN = 50
+BORDER_MARGIN = 50  # NVIDIA's margin at its size, REFERENCE_SIZE
+REFERENCE_SIZE = 512
 BORDER_CLASSES = ("B", "N")
 
 # exact rational edges, so that a mask of exactly 10% holes lands in the first bin whatever its size
@@ -117,9 +121,22 @@ def ratio_bin(hole_pixels: int | float, total_pixels: int | None = None) -> int 
     return None
 
 
-def border_class(mask: np.ndarray, *, margin: int = BORDER_MARGIN) -> str:
-    """``"B"`` if no hole pixel lies within ``margin`` px of an edge, else ``"N"`` (see module doc)."""
+def border_margin_for(shape: tuple[int, ...] | int) -> int:
+    """The default B/N margin for masks of ``shape`` (HxW, or a side): NVIDIA's 50 px per 512 px of the
+    shorter side, rounded (25 px at 256, 100 px at 1024), at least 1."""
+    side = shape if isinstance(shape, int) else min(int(shape[0]), int(shape[1]))
+    if side < 1:
+        raise ValueError(f"mask side must be >= 1, got {side}")
+    return max(1, int(Fraction(BORDER_MARGIN * side, REFERENCE_SIZE) + Fraction(1, 2)))
+
+
+def border_class(mask: np.ndarray, *, margin: int | None = None) -> str:
+    """``"B"`` if no hole pixel lies within ``margin`` px of an edge, else ``"N"`` (see module doc).
+
+    ``margin`` defaults to :func:`border_margin_for` the mask's shape (50 px at 512x512)."""
     check_mask(mask)
+    if margin is None:
+        margin = border_margin_for(mask.shape)
     if margin <= 0:
         return "B"
     near_edge = (mask[:margin].any() or mask[-margin:].any()
@@ -127,8 +144,9 @@ def border_class(mask: np.ndarray, *, margin: int = BORDER_MARGIN) -> str:
     return "N" if near_edge else "B"
 
 
-def cell_of(mask: np.ndarray, *, margin: int = BORDER_MARGIN) -> Cell | None:
-    """The (bin, border) cell of a mask, or ``None`` when its ratio is outside all bins."""
+def cell_of(mask: np.ndarray, *, margin: int | None = None) -> Cell | None:
+    """The (bin, border) cell of a mask, or ``None`` when its ratio is outside all bins (``margin``: see
+    :func:`border_class`)."""
     check_mask(mask)
     index = ratio_bin(int(np.count_nonzero(mask)), mask.size)
     if index is None:

@@ -118,12 +118,14 @@ class MaskRecord:
     sha256: str = ""
 
     @classmethod
-    def of_mask(cls, path: str, split: str, mask: np.ndarray, png: bytes, **generation: object) -> "MaskRecord":
-        """The record of ``mask`` written as ``png`` to ``path``: cell, bin, border and ratio from its pixels."""
-        cell = cell_of(mask)  # None exactly when the ratio is outside all bins
+    def of_mask(cls, path: str, split: str, mask: np.ndarray, png: bytes, *, margin: int | None = None,
+                **generation: object) -> "MaskRecord":
+        """The record of ``mask`` written as ``png`` to ``path``: cell, bin, border and ratio from its pixels
+        (``margin``: the B/N margin, default by the mask's size, :func:`inpaint_core.buckets.border_margin_for`)."""
+        cell = cell_of(mask, margin=margin)  # None exactly when the ratio is outside all bins
         return cls(path=path, split=split, cell=cell.name if cell else "", bin=cell.bin_index if cell else None,
                    bin_low=cell.low if cell else None, bin_high=cell.high if cell else None,
-                   border=cell.border if cell else border_class(mask),
+                   border=cell.border if cell else border_class(mask, margin=margin),
                    hole_ratio=int(np.count_nonzero(mask)) / mask.size, sha256=sha256_bytes(png),
                    **generation)  # type: ignore[arg-type]
 
@@ -284,6 +286,13 @@ class Dataset:
         if problem:
             raise ValueError(f"mask path {relative!r} of {str(self.folder)!r} {problem}")
         return full
+
+    @property
+    def border_margin(self) -> int | None:
+        """The B/N margin in pixels ``dataset.json`` records (``None``: not recorded, i.e. the default for the
+        masks' size, :func:`inpaint_core.buckets.border_margin_for`)."""
+        margin = self.info.get("border_margin")
+        return int(margin) if isinstance(margin, int) and not isinstance(margin, bool) else None
 
     def mask_size(self, split: str = "test") -> tuple[int, int]:
         """(height, width) of the first mask of ``split``. Raises ValueError when the split is empty."""

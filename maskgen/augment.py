@@ -1,14 +1,18 @@
 """Augmentation of raw occlusion masks: rotation, translation, crop + resize, dilation, border clearing.
 
 As in the PConv paper, a raw mask is rotated, cropped at a random place and scale, resized to the output
-size (default 512x512) and dilated with a random disk (kernel diameter 9 to 49 px at the output size).
-Every step keeps the mask binary (a bilinear warp is re-thresholded at one half).
+size (default 512x512) and dilated with a disk (kernel diameter 5 to 47 px at the output size, the range
+NVIDIA gives for its masks). Every step keeps the mask binary (a bilinear warp is re-thresholded at one half).
 
 For the test split the augmentation is *steered* toward a target (bin, border) cell: the dilation radius is
-the one that brings the hole ratio to a random target inside the bin (read off the distance transform, so
-one pass finds it), the crop zooms in when even the widest dilation leaves too few holes and out when even
-the thinnest gives too many, and for border class B the 50 px frame is cleared. For N the crop puts a hole
-pixel inside the 50 px frame.
+the one that brings the hole ratio to a target inside the bin (read off the distance transform, so one pass
+finds it), the crop zooms in when even the widest dilation leaves too few holes and out when even the
+thinnest gives too many, and for border class B the margin frame (50 px at 512) is cleared. For N the crop
+puts a hole pixel inside that frame. With ``match_shapes`` (default) the target is drawn from NVIDIA's
+per-cell distributions of hole ratio, stroke width and component count (:mod:`maskgen.shape_targets`), and
+the augmentation adapts to the raw mask it gets to reach it: it combines further raw masks when the strokes
+come out too wide, drops the smallest parts when there are far too many, and re-crops when the width is
+still off.
 """
 from __future__ import annotations
 
@@ -17,11 +21,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from inpaint_core.buckets import BIN_EDGES, BORDER_MARGIN, Cell, border_class, ratio_bin
+from typing import Callable
+
+from inpaint_core.buckets import BIN_EDGES, Cell, border_class, border_margin_for, ratio_bin
 from inpaint_core.cli import cli_help
 
+from inpaint_core.shape import component_count, stroke_width
+
+from .shape_targets import ShapeTarget, targets_for
+
 __all__ = ["AugmentOptions", "Augmentation", "AugmentResult", "warp_crop", "dilate", "augment_to_cell",
-           "augment_free"]
+           "augment_free", "impossible_cells"]
 
 
 @dataclass(frozen=True)
@@ -30,27 +40,44 @@ class AugmentOptions:
 
     Attributes:
         size: output side in pixels (square masks).
-        min_dilation, max_dilation: odd disk-kernel diameters at the output size (the paper's 9 to 49 px).
+        min_dilation, max_dilation: odd disk-kernel diameters at the output size (NVIDIA: 5 to 47 px).
         min_crop, max_crop: side of the square crop as a fraction of the frame's shorter side.
         max_rotation: rotation angle drawn uniformly from [-max_rotation, max_rotation] degrees.
         attempts: tries per output mask before the slot is given up.
-        border_margin: the B/N margin in pixels (50).
+        border_margin: the B/N margin in pixels; ``None``: 50 px per 512 px of ``size`` (NVIDIA's 50 at 512,
+            25 at 256), see :attr:`margin`.
         min_free_ratio: training masks need more than this hole ratio (they have no upper cap).
+        match_shapes: steer test masks toward NVIDIA's per-cell distributions of hole ratio, stroke width
+            and component count (:mod:`maskgen.shape_targets`); off: a uniform ratio in the bin, one raw mask.
+        max_parts: at most this many raw masks are combined into one test mask (with ``match_shapes``).
     """
 
     size: int = field(default=512, metadata=cli_help("Output mask side."))
-    min_dilation: int = field(default=9, metadata=cli_help("Smallest dilation disk diameter (odd, px)."))
-    max_dilation: int = field(default=49, metadata=cli_help("Largest dilation disk diameter (odd, px)."))
+    min_dilation: int = field(default=5, metadata=cli_help("Smallest dilation disk diameter (odd, px)."))
+    max_dilation: int = field(default=47, metadata=cli_help("Largest dilation disk diameter (odd, px)."))
     min_crop: float = 0.3
     max_crop: float = 1.0
     max_rotation: float = 180.0
     attempts: int = 8
-    border_margin: int = BORDER_MARGIN
+    border_margin: int | None = field(default=None, metadata=cli_help(
+        "B/N border margin in px (default: 50 px per 512 px of --size, NVIDIA's 50 at 512)."))
     min_free_ratio: float = 0.01
+    match_shapes: bool = field(default=True, metadata=cli_help(
+        "Steer test masks toward NVIDIA's per-cell ratio, stroke-width and component distributions."))
+    max_parts: int = field(default=8, metadata=cli_help("At most this many raw masks combined into a test mask."))
+
+    @property
+    def margin(self) -> int:
+        """The B/N margin in pixels: ``border_margin``, or 50 px per 512 px of ``size``."""
+        return self.border_margin if self.border_margin is not None else border_margin_for(self.size)
 
     def __post_init__(self) -> None:
-        if self.size < 2 * self.border_margin + 2:
-            raise ValueError(f"size {self.size} is too small for a {self.border_margin} px border margin")
+        if self.border_margin is not None and self.border_margin < 1:
+            raise ValueError(f"border_margin must be >= 1, got {self.border_margin}")
+        if self.max_parts < 1:
+            raise ValueError(f"max_parts must be >= 1, got {self.max_parts}")
+        if self.size < 2 * self.margin + 2:
+            raise ValueError(f"size {self.size} is too small for a {self.margin} px border margin")
         if not (1 <= self.min_dilation <= self.max_dilation) or self.min_dilation % 2 == 0 \
                 or self.max_dilation % 2 == 0:
             raise ValueError("dilation diameters must be odd with 1 <= min_dilation <= max_dilation, got "
@@ -184,16 +211,20 @@ def _draw_crop(rng: np.random.Generator, options: AugmentOptions, low: float, hi
 
 
 def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng: np.random.Generator,
-           options: AugmentOptions, rotation: float, crop_scale: float, touch_border: bool) -> tuple[float, float]:
-    """Crop centre that puts a random hole pixel (of ``holes_yx``, in a raw mask of ``shape``) at a random output place (inside the border
-    band when ``touch_border``), then moved as little as needed to keep the rotated crop inside the frame
-    (so no straight frame edge enters the mask)."""
+           options: AugmentOptions, rotation: float, crop_scale: float, touch_border: bool,
+           at: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Crop centre that puts a random hole pixel (of ``holes_yx``, in a raw mask of ``shape``) at a random output
+    place (inside the border band when ``touch_border``; at output pixel ``at`` = (x, y) when given), then
+    moved as little as needed to keep the rotated crop inside the frame (so no straight frame edge enters
+    the mask)."""
     ys, xs = holes_yx
     pick = int(rng.integers(len(xs)))
     anchor_x, anchor_y = float(xs[pick]), float(ys[pick])  # pixel-centre coordinates, as OpenCV's
     size = options.size
-    if touch_border:
-        band = rng.uniform(0, options.border_margin * 0.8)
+    if at is not None:
+        out_x, out_y = at
+    elif touch_border:
+        band = rng.uniform(0, options.margin * 0.8)
         along = rng.uniform(0, size)
         side = int(rng.integers(4))
         out_x, out_y = ((band, along), (size - band, along), (along, band), (along, size - band))[side]
@@ -214,6 +245,12 @@ def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng:
 
 
 RADIUS_STEPS = 8  # dilation radii are searched in steps of 1/8 px
+WIDTH_SLACK = 1.0  # another raw mask is combined while the stroke width exceeds the target by more than this
+PARTS_SLACK = 1.0  # the smallest parts are removed when there are more than this times the target's count
+ATTACH_PARTS = True
+PART_ROUNDS = 2  # rounds of combining further raw masks (each costs one distance transform)
+WIDTH_TOLERANCE = 1.3  # a mask whose stroke width is within this factor of the target's is taken at once
+SHAPE_TRIES = 1  # attempts spent re-cropping toward the target width after the first mask in the bin
 
 
 def _dilation_levels(base: np.ndarray, k_max: int, outside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -242,40 +279,170 @@ def _zoom(too_small: bool, crop_scale: float, holes: float, target: float,
     return min(options.max_crop, max(wanted * 0.95, crop_scale)), min(options.max_crop, wanted * 1.15)
 
 
+def _in_bin_level(cumulative: np.ndarray, target: float, k_min: int, k_max: int) -> int:
+    """The dilation level whose hole count is closest above ``target`` pixels, within [k_min, k_max]."""
+    return min(max(int(np.searchsorted(cumulative, target)), k_min), k_max)
+
+
+def _keep_largest(mask: np.ndarray, base: np.ndarray, keep: int) -> np.ndarray:
+    """The pixels of ``base`` inside the ``keep`` largest 8-connected parts of ``mask`` (ties: lower label)."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(-areas, kind="stable")[:keep] + 1
+    chosen = np.zeros(count, dtype=bool)
+    chosen[order] = True
+    return base & chosen[labels]
+
+
+def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, options: AugmentOptions,
+              scales: tuple[float, float]) -> np.ndarray:
+    """``base`` united with another raw mask, rotated and cropped at random like the first, one of its hole
+    pixels placed on a random hole pixel of ``base`` (so the parts overlap into one larger shape, as
+    NVIDIA's masks have one dominant part, rather than scattering)."""
+    rotation, crop_scale = _draw_crop(rng, options, *scales)
+    at = None
+    if ATTACH_PARTS:
+        ys, xs = np.nonzero(base)
+        pick = int(rng.integers(len(xs)))
+        at = (float(xs[pick]), float(ys[pick]))
+    holes = np.nonzero(part[::4, ::4])  # a hole pixel on a 4-px grid is anchor enough (16x fewer pixels)
+    holes = (holes[0] * 4, holes[1] * 4) if len(holes[0]) else np.nonzero(part)
+    center = _place(holes, part.shape, rng, options, rotation, crop_scale, touch_border=False, at=at)
+    return base | warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=options.size)
+
+
+@dataclass(frozen=True)
+class _Steer:
+    """The shape steps of one attempt of :func:`augment_to_cell` toward a drawn target (``match_shapes``)."""
+
+    cell: Cell
+    options: AugmentOptions
+    outside: np.ndarray | None
+    k_min: int
+    k_max: int
+    target: float  # hole pixels wanted
+
+    @property
+    def high(self) -> float:
+        return self.cell.high * self.options.size ** 2
+
+    @property
+    def low(self) -> float:
+        return self.cell.low * self.options.size ** 2
+
+    def level(self, cumulative: np.ndarray) -> int:
+        return _in_bin_level(cumulative, self.target, self.k_min, self.k_max)
+
+    def combine(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
+                more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
+                scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Combine further raw masks from ``more`` into ``base`` while the strokes at the target ratio are wider
+        than the goal: at a given hole area the stroke width falls about as the material (the boundary)
+        grows, so each round adds as many as the width says are missing (all when even the widest dilation
+        is short of the bin), halving the count when they overshoot the bin."""
+        parts, rounds = 1, 0
+        options = self.options
+        while more is not None and parts < options.max_parts and rounds < PART_ROUNDS \
+                and cumulative[self.k_min] <= self.high:
+            reached = cumulative[self.k_max] > self.low
+            width = stroke_width(levels <= self.level(cumulative)) if reached else float("inf")
+            if width <= goal.width * WIDTH_SLACK:
+                break
+            missing = options.max_parts - parts if not reached else math.ceil(width / goal.width) - 1
+            count = max(1, min(missing, options.max_parts - parts))
+            while True:
+                rounds += 1
+                grown = base
+                for _ in range(count):
+                    grown = _add_part(grown, more(rng), rng, options, scales)
+                grown_levels, grown_cumulative = _dilation_levels(grown, self.k_max, self.outside)
+                if grown_cumulative[self.k_min] <= self.high or count == 1 or rounds >= PART_ROUNDS + 1:
+                    break
+                count //= 2
+            if grown_cumulative[self.k_min] > self.high:
+                break  # even one more part overshoots: keep what we have
+            base, levels, cumulative, parts = grown, grown_levels, grown_cumulative, parts + count
+        return base, levels, cumulative
+
+    def trim(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray,
+             goal: ShapeTarget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """With far more parts than the goal's count at the target ratio, keep the largest ones and dilate
+        again (unless what is left cannot reach the bin)."""
+        level = self.level(cumulative)
+        if not self.low < cumulative[level] <= self.high:
+            return base, levels, cumulative
+        mask = levels <= level
+        keep = max(1, round(goal.components * PARTS_SLACK))
+        if component_count(mask) <= keep:
+            return base, levels, cumulative
+        kept = _keep_largest(mask, base, keep)
+        kept_levels, kept_cumulative = _dilation_levels(kept, self.k_max, self.outside)
+        if kept_cumulative[self.k_max] > self.low:
+            return kept, kept_levels, kept_cumulative
+        return base, levels, cumulative
+
+
+def _recrop(crop_scale: float, too_wide: float, options: AugmentOptions) -> tuple[float, float]:
+    """The crop-scale range of the next attempt when the strokes came out ``too_wide`` x the goal's width:
+    zoom in when too wide (at a given hole ratio the boundary grows with the zoom, so strokes get
+    thinner), out when too thin."""
+    factor = math.sqrt(1.0 / too_wide)
+    return (min(options.max_crop, max(options.min_crop, crop_scale * factor * 0.9)),
+            min(options.max_crop, max(options.min_crop, crop_scale * factor * 1.1)))
+
+
 def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
-                    options: AugmentOptions = AugmentOptions()) -> AugmentResult:
+                    options: AugmentOptions = AugmentOptions(), *,
+                    more: Callable[[np.random.Generator], np.ndarray] | None = None) -> AugmentResult:
     """An augmented mask of ``raw`` whose hole ratio and border class fall in ``cell``.
 
     Each attempt draws a rotation, crop and placement, computes one distance transform of the cropped
     mask, and reads off its histogram the dilation radius (between ``min_dilation`` and ``max_dilation``)
-    that brings the ratio to a random target inside the bin. When no radius can, the next attempt zooms in
+    that brings the ratio to a target inside the bin. When no radius can, the next attempt zooms in
     (too few holes) or out (too many) by the factor the histogram says is missing; when the crop is already
     at its limit the raw mask cannot serve this cell and the function gives up early.
+
+    With ``options.match_shapes`` (default) the target is drawn per attempt from NVIDIA's distributions of
+    the cell (:mod:`maskgen.shape_targets`): ratio, stroke width, component count. Strokes wider than the
+    target at the target ratio: up to ``max_parts - 1`` further raw masks from ``more(rng)`` are combined
+    (:meth:`_Steer.combine`); far more parts than the target: the smallest are removed (:meth:`_Steer.trim`);
+    a width still off by more than WIDTH_TOLERANCE: up to SHAPE_TRIES attempts re-crop (the closest is kept).
+
+    Args:
+        raw: bool HxW raw mask (working size), ``True`` = hole.
+        more: draws another raw mask (for combining); ``None``: one raw mask per output mask.
 
     Returns the mask and its :class:`Augmentation`, or no mask and the reason: ``"empty"``, ``"too-small"``,
     ``"too-large"`` or ``"no-border-contact"`` (the last failure's cause).
     """
     if not raw.any():
         return AugmentResult.failed("empty")
-    size = options.size
-    total = size * size
-    holes_yx = np.nonzero(raw)
+    size, total, holes_yx = options.size, options.size ** 2, np.nonzero(raw)
     # start wide for the small bins (thin, many-part holes like NVIDIA's) and allow closer crops as the bin grows
     span = options.max_crop - options.min_crop
     scales = (options.max_crop - span * (cell.bin_index + 1) / (len(BIN_EDGES) - 1), options.max_crop)
-    k_min = (options.min_dilation - 1) // 2 * RADIUS_STEPS
-    k_max = (options.max_dilation - 1) // 2 * RADIUS_STEPS
-    want_b = cell.border == "B"
-    outside = ~_interior(size, options.border_margin) if want_b else None
-    reason = "too-small"
+    k_min, k_max = (options.min_dilation - 1) // 2 * RADIUS_STEPS, (options.max_dilation - 1) // 2 * RADIUS_STEPS
+    want_b, margin = cell.border == "B", options.margin
+    outside = ~_interior(size, margin) if want_b else None
+    targets = targets_for(cell) if options.match_shapes else None
+    reason, shape_tries = "too-small", 0
+    best: tuple[float, AugmentResult] | None = None  # (width error, result) of the closest mask so far
     for attempt in range(options.attempts):
+        goal = targets.draw(rng, size=size) if targets is not None else None
         rotation, crop_scale = _draw_crop(rng, options, *scales)
         center = _place(holes_yx, raw.shape, rng, options, rotation, crop_scale, touch_border=not want_b)
         base = warp_crop(raw, rotation=rotation, crop_scale=crop_scale, center=center, size=size)
         if not base.any():
             continue
+        target = (goal.ratio if goal is not None else rng.uniform(cell.low, cell.high)) * total
+        steer = _Steer(cell, options, outside, k_min, k_max, target)
         levels, cumulative = _dilation_levels(base, k_max, outside)
-        target = rng.uniform(cell.low, cell.high) * total
+        if goal is not None:
+            base, levels, cumulative = steer.combine(base, levels, cumulative, goal, more, rng, scales)
+            base, levels, cumulative = steer.trim(base, levels, cumulative, goal)
+        level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
         too_small = highest <= cell.low * total
@@ -286,17 +453,26 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
                 break
             scales = zoomed
             continue
-        level = min(max(int(np.searchsorted(cumulative, target)), k_min), k_max)
         mask = levels <= level
         if ratio_bin(int(cumulative[level]), total) != cell.bin_index:  # the target fell between two levels
             reason = "too-small" if cumulative[level] <= cell.low * total else "too-large"
             continue
-        if not want_b and border_class(mask, margin=options.border_margin) != "N":
+        if not want_b and border_class(mask, margin=margin) != "N":
             reason = "no-border-contact"
             continue
         diameter = round(2 * level / RADIUS_STEPS + 1, 3)
-        return AugmentResult(mask, Augmentation.rounded(diameter, rotation, crop_scale, center, want_b, attempt))
-    return AugmentResult.failed(reason)
+        result = AugmentResult(mask, Augmentation.rounded(diameter, rotation, crop_scale, center, want_b, attempt))
+        if goal is None:
+            return result
+        width = stroke_width(mask)
+        error = abs(math.log(width / goal.width))
+        if best is None or error < best[0]:
+            best = (error, result)
+        if error <= math.log(WIDTH_TOLERANCE) or attempt + 1 >= options.attempts or shape_tries >= SHAPE_TRIES:
+            return best[1]
+        shape_tries += 1
+        scales = _recrop(crop_scale, width / goal.width, options)
+    return best[1] if best is not None else AugmentResult.failed(reason)
 
 
 def augment_free(raw: np.ndarray, rng: np.random.Generator,
@@ -315,3 +491,17 @@ def augment_free(raw: np.ndarray, rng: np.random.Generator,
         if np.count_nonzero(mask) > options.min_free_ratio * size * size:
             return AugmentResult(mask, Augmentation.rounded(diameter, rotation, crop_scale, center, False, attempt))
     return AugmentResult.failed("too-small")
+
+
+def impossible_cells(options: AugmentOptions) -> dict[str, str]:
+    """The cells no mask of ``options.size`` can fall in, by name, with the reason: a B mask has holes
+    only inside the ``size - 2 * margin`` square, so its hole ratio is at most that square's share of the
+    image, and a B cell whose bin starts at or above it cannot exist (whatever the raw masks)."""
+    from inpaint_core.buckets import CELLS
+
+    inner = max(0, options.size - 2 * options.margin)
+    share = inner * inner / (options.size * options.size)
+    return {cell.name: (f"cannot exist: a {options.margin} px border leaves a {inner}x{inner} interior, "
+                        f"{share:.1%} of a {options.size}x{options.size} mask, and the bin starts at "
+                        f"{cell.low:.0%} (lower --border-margin to fill it)")
+            for cell in CELLS if cell.border == "B" and share <= cell.low}

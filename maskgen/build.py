@@ -59,7 +59,7 @@ from inpaint_core.outdir import FolderLock, check_can_clear, check_not_inside, r
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
 
-from .augment import AugmentOptions, AugmentResult, augment_free, augment_to_cell
+from .augment import AugmentOptions, AugmentResult, augment_free, augment_to_cell, impossible_cells
 from .extract import (EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, pair_count,
                       save_cached)
 from .writer import DATASET_MARKERS, finish_dataset
@@ -456,8 +456,11 @@ def _plan(extracted: Extracted, options: BuildOptions, out: Path) -> Plan:
         split = "test" if result.clip_id in test_ids else "train"
         pools[split].extend(PoolEntry(result.clip_id, raw) for raw in result.masks)
     targets: dict[CellKey, int] = {}
+    impossible = impossible_cells(options.augment)
+    for name, reason in impossible.items():
+        log.warning("cell %s %s", name, reason)
     if pools["test"]:
-        targets.update({("test", cell.name): options.per_cell for cell in CELLS})
+        targets.update({("test", cell.name): 0 if cell.name in impossible else options.per_cell for cell in CELLS})
     if pools["train"]:
         targets[("train", "train")] = options.train_count
     build_key = _build_key(options, pools)
@@ -603,6 +606,7 @@ class ChunkWorker:
     out: Path
     rank: Mapping[str, np.ndarray]
     position: Mapping[str, np.ndarray]
+    decoded: "RawCache" = field(default_factory=lambda: RawCache())
 
     @classmethod
     def create(cls, pools: Mapping[str, Sequence[PoolEntry]], options: BuildOptions, out: Path) -> ChunkWorker:
@@ -649,11 +653,15 @@ class ChunkWorker:
         smaller (too large) or any. Returns the last source tried and its result."""
         pool, rank, position = self.pools[split], self.rank[split], self.position[split]
         augment = self.options.augment
+        def more(generator: np.random.Generator) -> np.ndarray:  # a further raw mask to combine
+            index = int(generator.integers(len(pool)))
+            return self.decoded.get((split, index), pool[index].raw)
+
         for _ in range(self.options.source_tries):
             entry = pool[source_index]
-            raw = entry.raw.decode()
+            raw = self.decoded.get((split, source_index), entry.raw)
             result = augment_free(raw, generator, augment) if cell is None else \
-                augment_to_cell(raw, cell, generator, augment)
+                augment_to_cell(raw, cell, generator, augment, more=more)
             if result.ok:
                 break
             here = int(position[source_index])
@@ -672,7 +680,37 @@ class ChunkWorker:
         raw = entry.raw
         return MaskRecord.of_mask(relative, chunk.split, result.mask, data, clip=entry.clip, frame_a=raw.frame_a,
                                   frame_b=raw.frame_b, source=raw.source, flow=self.options.extract.flow,
-                                  **asdict(result.augmentation), seed=self.options.seed, slot=slot), data
+                                  **asdict(result.augmentation), seed=self.options.seed, slot=slot,
+                                  margin=self.options.augment.margin), data
+
+
+class RawCache:
+    """Decoded raw masks kept bit-packed (1/8 byte per pixel), least recently used dropped beyond
+    ``budget`` bytes, so a chunk worker that combines several raw masks per output mask does not decode the
+    same PNG again and again, with memory bounded whatever the pool size. Never changes a result."""
+
+    def __init__(self, budget: int = 64 << 20) -> None:
+        from collections import OrderedDict
+
+        self.budget = budget
+        self.used = 0
+        self.items: OrderedDict[tuple[str, int], tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
+
+    def get(self, key: tuple[str, int], raw: RawMask) -> np.ndarray:
+        """The bool mask of ``raw`` (the entry ``key`` of a pool)."""
+        item = self.items.get(key)
+        if item is not None:
+            self.items.move_to_end(key)
+            packed, shape = item
+            return np.unpackbits(packed, count=shape[0] * shape[1]).reshape(shape).view(bool)
+        mask = raw.decode()
+        packed = np.packbits(mask)
+        self.items[key] = (packed, mask.shape)
+        self.used += packed.nbytes
+        while self.used > self.budget and len(self.items) > 1:
+            _, (dropped, _) = self.items.popitem(last=False)
+            self.used -= dropped.nbytes
+        return mask
 
 
 _WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the engine setup
@@ -831,6 +869,7 @@ def _build_info(fingerprint: str, options: BuildOptions, extracted: Extracted, p
         "counts": {"test": counts_test, "test_total": sum(counts_test.values()),
                    "train": made.get(("train", "train"), 0)},
         "targets": {"per_cell": options.per_cell, "train": options.train_count},
+        "border_margin": options.augment.margin,
         "shortfalls": _shortfalls(options, plan, rounds),
         "clips": [dict(r.summary(), split=("test" if r.clip_id in plan.test_ids else "train") if r.error is None
                        else "skipped") for r in extracted.clips],
@@ -844,6 +883,9 @@ def _shortfalls(options: BuildOptions, plan: Plan, rounds: Rounds) -> list[dict[
         failures[chunk.key].update(result.failures)
     shortfalls = [_shortfall(key, state.target, state.made, failures[key], state.next_slot, len(plan.pools[key[0]]))
                   for key, state in rounds.cells.items() if state.made < state.target]
+    if plan.pools["test"]:
+        shortfalls += [{"split": "test", "cell": name, "target": options.per_cell, "made": 0, "reason": reason}
+                       for name, reason in impossible_cells(options.augment).items()]
     if options.per_cell and not plan.pools["test"]:
         shortfalls.insert(0, {"split": "test", "cell": "all", "target": options.per_cell, "made": 0,
                               "reason": "no clip was given to the test split"})
@@ -861,7 +903,7 @@ def _shortfall(key: CellKey, target: int, made: int, failures: Counter[str], tri
                      "stays below the bin (add clips with larger moving objects, a larger --step, or a larger "
                      "--max-dilation)",
         "too-large": "the raw masks cover too much: even the thinnest dilation at the widest crop exceeds the bin",
-        "no-border-contact": "no hole could be placed within 50 px of the edge",
+        "no-border-contact": "no hole could be placed within the border margin of the edge",
         "empty": "empty raw masks",
     }
     main = failures.most_common(1)[0][0] if failures else "too-small"

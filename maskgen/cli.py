@@ -141,13 +141,15 @@ def export_command(dataset: Path, layout: str, out: Path, per_cell: int | None, 
 @click.option("--protocol", default=None,
               help="Mask protocol name of a set that is not NVIDIA's released one (default: imported). NVIDIA's "
                    "released set, checked file by file, is always nvidia-test (a subset: nvidia-test-subset).")
+@click.option("--border-margin", type=click.IntRange(min=1), default=None,
+              help="B/N border margin in px (default: 50 px per 512 px of the mask side).")
 def import_command(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
-                   overwrite: bool, protocol: str | None) -> None:
+                   overwrite: bool, protocol: str | None, border_margin: int | None) -> None:
     """Turn a folder of masks (NVIDIA's test set or any other) into a maskgen dataset."""
     from .layout import import_masks
 
     info = import_masks(source, out, layout=layout, polarity=polarity, block_size=block_size, overwrite=overwrite,
-                        protocol=protocol)
+                        protocol=protocol, border_margin=border_margin)
     counts = info["counts"]
     click.echo(f"imported {counts['test_total']} masks into {out} (layout {info['layout']}, polarity "
                f"{info['polarity']}{' detected' if info['polarity_detected'] else ''}); "
@@ -168,16 +170,43 @@ def import_command(source: Path, out: Path, layout: str, polarity: str, block_si
 
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--vs", "reference", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A second mask set (dataset or mask folder) to compare with: per-feature distances per bin and "
+                   "per-cell medians.")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --vs: draw the distributions side by side to this PNG.")
 @click.option("--sample", default=0, show_default=True, help="Measure shapes on at most N masks per cell (0 = all).")
 @click.option("--polarity", type=click.Choice(["auto", "hole-white", "hole-black"]), default="auto", show_default=True,
-              help="For a plain mask folder without manifest.")
+              help="For a plain mask folder without manifest (both sets with --vs).")
+@click.option("--border-margin", type=click.IntRange(min=1), default=None,
+              help="B/N margin in px for a plain mask folder (default: 50 px per 512 px of the side; a dataset "
+                   "uses the one in its dataset.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def stats(folder: Path, sample: int, polarity: str, as_json: bool) -> None:
-    """Counts per cell and shape statistics (components, stroke width) of a dataset or mask folder."""
-    from .stats import dataset_stats, format_stats
+def stats(folder: Path, reference: Path | None, png: Path | None, sample: int, polarity: str,
+          border_margin: int | None, as_json: bool) -> None:
+    """Counts per cell and shape statistics of a dataset or mask folder; with --vs, how alike two sets are."""
+    from inpaint_core.files import atomic_write_bytes
 
-    result = dataset_stats(folder, sample=sample, polarity=polarity)
-    click.echo(json.dumps(result, indent=2) if as_json else format_stats(result))
+    from .stats import dataset_stats, format_likeness, format_stats, likeness, likeness_png, measure_mask_set
+
+    if reference is None:
+        if png is not None:
+            raise click.UsageError("--png draws the comparison: it needs --vs")
+        result = dataset_stats(folder, sample=sample, polarity=polarity)
+        click.echo(json.dumps(result, indent=2) if as_json else format_stats(result))
+        return
+    ours = measure_mask_set(folder, sample=sample, polarity=polarity, border_margin=border_margin)
+    theirs = measure_mask_set(reference, sample=sample, polarity=polarity, border_margin=border_margin)
+    compared = likeness(ours, theirs)
+    labels = (folder.name or str(folder), reference.name or str(reference))
+    if png is not None:
+        atomic_write_bytes(png, likeness_png(ours, theirs, compared, labels=labels))
+    if as_json:
+        click.echo(json.dumps(dict(compared.to_dict(), sets=list(labels)), indent=2))
+    else:
+        click.echo(format_likeness(compared, ours=labels[0], reference=labels[1]))
+        if png is not None:
+            click.echo(f"wrote {png}")
 
 
 @main.command()

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from inpaint_core.buckets import CELLS, Cell, cell_of, cell_rank
+from inpaint_core.buckets import CELLS, Cell, border_margin_for, cell_of, cell_rank
 from inpaint_core.conventions import binarize, white_fraction
 from inpaint_core.dataset import (DATASET_FORMAT, MASK_PROTOCOL_KEY, NVIDIA_TEST_PROTOCOL, Dataset, MaskRecord,
                                    check_mask_protocol)
@@ -178,11 +178,13 @@ class _Imported:
     skipped: list[dict[str, str]] = field(default_factory=list)
     source_sha256: list[str] = field(default_factory=list)  # of every source file, in file order
     grey_files: int = 0
+    border_margin: int | None = None  # the B/N margin asked for (None: by each mask's size)
+    margin_used: int | None = None  # the margin of the first mask, recorded in dataset.json
 
 
 def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", polarity: str = "auto",
                  block_size: int | None = None, overwrite: bool = False,
-                 protocol: str | None = None) -> dict[str, object]:
+                 protocol: str | None = None, border_margin: int | None = None) -> dict[str, object]:
     """Turn a folder of masks into a maskgen dataset (``manifest.csv``, ``dataset.json``, PNGs 255 = hole).
 
     Every mask is binarised (grey values >= 128 are white), converted to 255 = hole and written to
@@ -210,6 +212,8 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
         protocol: mask protocol name of a copy that is not NVIDIA's verified released set (default
             ``imported``); names starting with ``nvidia-test`` or ``maskgen-video`` are refused, and so is
             any name for a verified released copy (its protocol is NVIDIA's).
+        border_margin: the B/N margin in pixels; default 50 px per 512 px of the mask side
+            (:func:`inpaint_core.buckets.border_margin_for`). Recorded in ``dataset.json["border_margin"]``.
 
     Returns:
         The ``dataset.json`` content.
@@ -226,7 +230,9 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
         detected = detect_polarity(_white_fractions(checked)) if polarity == "auto" else polarity
         atomic_write_text(out / IMPORT_MARKER, json.dumps({"imported_from": str(checked.folder.resolve()),
                                                            "started": time.time()}) + "\n")
-        imported = _write_masks(checked, detected, out)
+        if border_margin is not None and border_margin < 1:
+            raise ValueError(f"border_margin must be >= 1, got {border_margin}")
+        imported = _write_masks(checked, detected, out, border_margin)
         if checked.source_hashes is not None and tuple(imported.source_sha256) != checked.source_hashes:
             raise LayoutError(f"files under {str(checked.folder)!r} changed during the import; import again "
                               "with --overwrite")
@@ -260,6 +266,7 @@ def _import_description(checked: _ImportSource, imported: _Imported, polarity: s
                        "test_total": sum(imported.counts.get(cell.name, 0) for cell in CELLS),
                        "unbinned": imported.counts.get("unbinned", 0)},
             "layout_mismatches": imported.mismatches,
+            "border_margin": imported.margin_used,
             "skipped": imported.skipped,
             "source_files_sha256": sha256_bytes("\n".join(imported.source_sha256).encode()),
         }
@@ -346,10 +353,10 @@ def _white_fractions(checked: _ImportSource) -> list[float]:
     return fractions
 
 
-def _write_masks(checked: _ImportSource, polarity: str, out: Path) -> _Imported:
+def _write_masks(checked: _ImportSource, polarity: str, out: Path, border_margin: int | None = None) -> _Imported:
     """Each readable file as a 255 = hole PNG under ``out/test/<cell>/`` (``unbinned`` outside all bins),
     streamed: one file's bytes and pixels in memory at a time, only the records kept."""
-    imported = _Imported()
+    imported = _Imported(border_margin=border_margin)
     for path in checked.files:
         data = np.fromfile(path, dtype=np.uint8)
         imported.source_sha256.append(hashlib.sha256(data).hexdigest())
@@ -370,7 +377,10 @@ def _write_mask(checked: _ImportSource, path: Path, value: np.ndarray, polarity:
     if np.any((value > 0) & (value < 255)):
         imported.grey_files += 1
     mask = binarize(value, polarity)
-    cell = cell_of(mask)
+    margin = imported.border_margin if imported.border_margin is not None else border_margin_for(mask.shape)
+    if imported.margin_used is None:
+        imported.margin_used = margin
+    cell = cell_of(mask, margin=margin)
     relative_source = path.relative_to(checked.folder).as_posix()
     folder = cell.name if cell is not None else "unbinned"
     stem = relative_source.rsplit(".", 1)[0].replace("/", "__")
@@ -383,4 +393,5 @@ def _write_mask(checked: _ImportSource, path: Path, value: np.ndarray, polarity:
         if cell != expected:
             found = cell.name if cell else f"ratio {mask.mean():.4f} outside all bins"
             imported.mismatches.append({"file": relative_source, "expected": expected.name, "found": found})
-    imported.rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot))
+    imported.rows.append(MaskRecord.of_mask(relative, "test", mask, data, source=relative_source, slot=slot,
+                                            margin=margin))

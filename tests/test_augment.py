@@ -19,13 +19,15 @@ def _raw_mask(spacing: int = 100) -> np.ndarray:
 def test_augment_to_cell_lands_in_the_cell(cell) -> None:
     rng = np.random.default_rng([7, cell.index])
     raw = _raw_mask(spacing=(100, 100, 40, 40, 20, 20)[cell.bin_index])
-    result = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20))
+    # further raw masks to combine (match_shapes does when the strokes are too wide): other strip patterns
+    result = augment_to_cell(raw, cell, rng, AugmentOptions(attempts=20),
+                             more=lambda generator: _raw_mask(spacing=int(generator.integers(20, 100))))
     mask, augmentation = result.mask, result.augmentation
     assert mask is not None, result.reason
     assert result.ok and result.reason == ""
     assert mask.dtype == bool and mask.shape == (512, 512)
     assert cell_of(mask) == cell
-    assert 9 <= augmentation.dilation <= 49
+    assert 5 <= augmentation.dilation <= 47  # NVIDIA: dilation kernels of 5 to 47 px
 
 
 def test_same_generator_seed_gives_the_same_mask() -> None:
@@ -73,3 +75,47 @@ def test_free_augmentation_has_no_ratio_cap() -> None:
     raw[20:160, 40:280] = True
     mask = augment_free(raw, np.random.default_rng(1), AugmentOptions(min_crop=0.3, max_crop=0.3)).mask
     assert mask is not None and mask.mean() > 0.6
+
+
+def test_combining_raw_masks_makes_thinner_strokes_at_the_same_ratio() -> None:
+    # sparse strips need a wide dilation to reach 10-20 %; with further raw masks to combine, the
+    # augmentation reaches the bin with more material and a smaller dilation, as NVIDIA's thin masks
+    from inpaint_core.shape import stroke_width
+
+    cell = CELLS[2]  # 10-20_B
+    raw = _raw_mask(spacing=100)
+    alone, combined = [], []
+    for slot in range(12):
+        one = augment_to_cell(raw, cell, np.random.default_rng([1, slot]), AugmentOptions())
+        more = augment_to_cell(raw, cell, np.random.default_rng([1, slot]), AugmentOptions(),
+                               more=lambda generator: _raw_mask(spacing=int(generator.integers(20, 100))))
+        assert one.ok and more.ok and cell_of(one.mask) == cell_of(more.mask) == cell
+        alone.append(stroke_width(one.mask))
+        combined.append(stroke_width(more.mask))
+    assert np.median(combined) < 0.8 * np.median(alone)
+
+
+def test_cells_that_cannot_exist_at_a_size() -> None:
+    from maskgen.augment import impossible_cells
+
+    assert impossible_cells(AugmentOptions()) == {}
+    assert impossible_cells(AugmentOptions(size=256)) == {}  # 25 px margin: a 206x206 interior, 64.7 %
+    refused = impossible_cells(AugmentOptions(size=256, border_margin=50))
+    assert sorted(refused) == ["40-50_B", "50-60_B"]  # 156x156 interior: 37.1 % of the image
+    assert "156x156 interior, 37.1% of a 256x256 mask" in refused["40-50_B"]
+    assert AugmentOptions(size=256).margin == 25 and AugmentOptions().margin == 50
+    with pytest.raises(ValueError, match="border_margin must be >= 1"):
+        AugmentOptions(border_margin=0)
+
+
+def test_shape_targets_draw_inside_nvidia_deciles() -> None:
+    from maskgen.shape_targets import NVIDIA_TARGETS, targets_for
+
+    assert sorted(NVIDIA_TARGETS) == sorted(c.name for c in CELLS)
+    for cell in CELLS:
+        table = targets_for(cell)
+        for values in (table.ratio, table.width, table.components):
+            assert len(values) == 11 and list(values) == sorted(values)
+        assert cell.low < table.ratio[0] and table.ratio[-1] <= cell.high
+        goal = table.draw(np.random.default_rng(cell.index), size=256)
+        assert table.width[0] / 2 <= goal.width <= table.width[-1] / 2  # widths scale with the size

@@ -40,7 +40,7 @@ def test_hole_ratio_and_cell_of() -> None:
 
 @pytest.mark.parametrize(("position", "expected"), [(49, "N"), (50, "B"), (51, "B")])
 def test_border_rule_at_49_and_50_px(position: int, expected: str) -> None:
-    size = 200
+    size = 512  # the default margin follows the size: 50 px at NVIDIA's 512
     for axis_index in range(4):
         mask = np.zeros((size, size), dtype=bool)
         mask[100, 100] = True
