@@ -18,6 +18,8 @@ stream                        entropy                           draws
 ``VALIDATION_IMAGE_ORDER``    seed + 1, 1, epoch                the same three for the validation samples
 ``VALIDATION_MASK_ORDER``     seed + 1, 2, epoch
 ``VALIDATION_CROP``           seed + 1, 3, 0, position
+``BOOTSTRAP``                 seed, 1000033, group, n           bootstrap resamples of a group's n values
+``KID_SUBSETS``               seed, 1000037, group, n           KID's subsets of a group's n feature pairs
 ============================  ================================  ==============================================
 """
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Stream(Enum):
     VALIDATION_IMAGE_ORDER = _Salts(seed_offset=1, prefix=(1,))
     VALIDATION_MASK_ORDER = _Salts(seed_offset=1, prefix=(2,))
     VALIDATION_CROP = _Salts(seed_offset=1, prefix=(3,))
+    BOOTSTRAP = _Salts(prefix=(1_000_033,))
+    KID_SUBSETS = _Salts(prefix=(1_000_037,))
 
 
 def entropy(seed: int, stream: Stream, *keys: int) -> list[int]:
