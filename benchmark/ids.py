@@ -23,6 +23,7 @@ and the reason is recorded (:func:`ids_unavailable`).
 """
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -30,6 +31,7 @@ import numpy as np
 __all__ = ["PAIRS_PER_DIMENSION", "SKLEARN_MISSING", "ids_unavailable", "ids_min_pairs",
            "inception_discriminative_scores"]
 
+LOGGER = logging.getLogger(__name__)
 PAIRS_PER_DIMENSION = 4
 SKLEARN_MISSING = "scikit-learn is not installed (pip install 'inpaint-masks-toolkit[torch]')"
 
@@ -64,9 +66,14 @@ def inception_discriminative_scores(truth: np.ndarray, output: np.ndarray) -> tu
     inputs = np.concatenate([truth, output])
     labels = np.array([1] * truth.shape[0] + [0] * output.shape[0])
     svm = LinearSVC(dual=False)
-    with warnings.catch_warnings():  # liblinear's iteration cap; the originals go on with the model as well
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:  # liblinear's iteration cap: logged; the originals
+        warnings.simplefilter("always", ConvergenceWarning)  # go on with the model as well
         svm.fit(inputs, labels)
+    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        LOGGER.warning("P-IDS/U-IDS: LinearSVC stopped at its iteration cap (%d pairs), as it may in the "
+                       "original implementations", truth.shape[0])
     u_ids = 1.0 - float(svm.score(inputs, labels))
     real_outputs = svm.decision_function(truth)
     fake_outputs = svm.decision_function(output)
