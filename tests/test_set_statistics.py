@@ -97,6 +97,10 @@ def test_kid_equals_a_direct_loop_over_the_same_subsets() -> None:
         estimates.append(_naive_mmd2(truth[rows_x], output[rows_y]))
     assert kid == pytest.approx(np.mean(estimates), rel=1e-12)
     assert kid_std == pytest.approx(np.std(estimates), rel=1e-10)
+    # kernels per subset instead of read from the precomputed n x n matrices: the same subsets, the same figures
+    per_subset = kernel_inception_distance(truth, output, generator=np.random.default_rng(42), subset_size=6,
+                                           subsets=4, gram_limit_bytes=0)
+    assert per_subset == (pytest.approx(kid, rel=1e-12), pytest.approx(kid_std, rel=1e-10))
     # subset size >= n: the whole set, once (every subset would be the same set)
     whole = kernel_inception_distance(truth, output, generator=np.random.default_rng(0), subset_size=1000)
     assert whole == (pytest.approx(_naive_mmd2(truth, output), rel=1e-12), 0.0)
