@@ -1,8 +1,9 @@
 """Merging run folders into a leaderboard: CSV, Markdown and a plot.
 
 Every figure is recomputed from the run's ``per_image.csv`` (never taken from ``summary.csv``, which only
-has to agree with it); FID, which needs the Inception features, is the one value read from ``summary.csv``,
-whose bytes must be those ``run.json`` recorded. A run whose files disagree with each other (rows and pairs,
+has to agree with it), bootstrap intervals included, per cell and per hole-area bin (``summary_area.csv``);
+FID, KID and P-/U-IDS, which need the Inception features, are the values read from ``summary.csv``, whose
+bytes must be those ``run.json`` recorded. A run whose files disagree with each other (rows and pairs,
 counts, summary, recorded sha256) is refused, naming the file.
 
 ``leaderboard.csv`` layout: one row per run (model), columns
