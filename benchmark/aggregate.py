@@ -111,7 +111,8 @@ class CellAccumulator:
         if key is None:
             key = self._added
         self._added += 1
-        groups = [self._groups.setdefault(name, _Group()) for name in ((OVERALL,) if cell is None else (cell, OVERALL))]
+        names = (OVERALL,) if cell is None else (cell, OVERALL)
+        groups = [self._groups.setdefault(name, _Group()) for name in names]
         area = area_bin(hole_ratio)
         if area is not None:
             groups.append(self._area_groups.setdefault(area, _Group()))
@@ -174,7 +175,8 @@ class CellAccumulator:
             by_count.setdefault(len(group.values.get(metric, [])), []).append(metric)
         result: dict[str, tuple[float, float]] = {}
         for n, metrics in sorted(by_count.items()):
-            samples = np.array([group.values.get(metric, []) for metric in metrics], dtype=np.float64).reshape(len(metrics), n)
+            samples = np.array([group.values.get(metric, []) for metric in metrics],
+                               dtype=np.float64).reshape(len(metrics), n)
             bounds = percentile_intervals(samples, generator=group_rng(name, n, seed=self.settings.seed),
                                           resamples=self.settings.resamples, confidence=self.settings.confidence)
             result.update({metric: (float(low), float(high)) for metric, (low, high) in zip(metrics, bounds)})

@@ -34,7 +34,8 @@ def group_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def group_rng(name: str, n: int, *, seed: int = BOOTSTRAP_SEED, stream: Stream = Stream.BOOTSTRAP) -> np.random.Generator:
+def group_rng(name: str, n: int, *, seed: int = BOOTSTRAP_SEED,
+              stream: Stream = Stream.BOOTSTRAP) -> np.random.Generator:
     """The generator of group ``name`` with ``n`` values: the same name, n and seed always draw the same."""
     return rng(seed, stream, group_key(name), int(n))
 

@@ -164,7 +164,8 @@ def _check_table(entries: list[dict[str, object]], written_rows: Mapping[str, Ma
                               f"per_image.csv gives {format_value(entry[column])!r}")
         group = {column: float(entry[column]) for column in checked[2:]}
         group.update({metric: group[f"{metric}_mean"] for metric in PER_IMAGE_METRICS})
-        group.update({column: _value(written.get(column)) for column in ("fid", "kid", "kid_std", "p_ids", "u_ids")})
+        group.update({column: _value(written.get(column))
+                      for column in ("fid", "kid", "kid_std", "p_ids", "u_ids")})
         values[entry[label]] = group
     return values
 
