@@ -65,6 +65,9 @@ def test_accumulator_intervals_are_the_same_bytes_in_any_arrival_order() -> None
             accumulator.update(cell, values, features, hole_ratio=ratio, key=int(index))
         tables.append((summary_csv(accumulator.compute()), summary_csv(accumulator.compute_area())))
     assert tables[0] == tables[1]
+    area = accumulator.compute_area()
+    assert sum(entry["count"] for entry in area) == 60 and all(entry["fid_count"] >= 2 for entry in area)
+    assert all(math.isfinite(entry["fid"]) and math.isfinite(entry["kid"]) for entry in area)
     accumulator = CellAccumulator(("l1",))
     for cell, values, _, _ in rows:
         accumulator.update(cell, values)
