@@ -1,11 +1,11 @@
 """Merging run folders into a leaderboard: CSV, Markdown and a plot, one ranking per mask protocol.
 
 Every figure is recomputed from the run's ``per_image.csv`` (never taken from ``summary.csv``, which only
-has to agree with it); the set-level figures, which need the Inception features (``fid``, and ``kid``,
-``p_ids``, ``u_ids`` where the run has them), are read from ``summary.csv``, whose bytes must be those
-``run.json`` recorded; so are the bootstrap 95 % intervals (``values[cell]["<metric>_ci_low"]`` /
-``["<metric>_ci_high"]``, :attr:`RunRecord.intervals`) where the run has them. A run whose files disagree
-with each other (rows and pairs, counts, summary, recorded sha256) is refused, naming the file.
+has to agree with it), bootstrap intervals included (``values[cell]["<metric>_ci_low"]`` /
+``["<metric>_ci_high"]``, :attr:`RunRecord.intervals`), per cell and per hole-area bin (``summary_area.csv``);
+FID, KID and P-/U-IDS, which need the Inception features, are the values read from ``summary.csv``, whose
+bytes must be those ``run.json`` recorded. A run whose files disagree with each other (rows and pairs,
+counts, summary, recorded sha256) is refused, naming the file.
 
 **Mask protocols.** Every run belongs to a mask protocol, the kind of mask set it was scored on
 (``nvidia-test``, ``maskgen-video-512``, ``lama-thick-512``, ...): ``run.json["mask_protocol"]``. A run
@@ -78,13 +78,17 @@ def mask_protocol_of(info: Mapping[str, object]) -> str:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One finished run, checked: ``values[cell][metric]`` recomputed from ``per_image.csv`` (``fid`` from
-    ``summary.csv``), ``cell`` one of the 12 cells or ``all``."""
+    """One finished run, checked: ``values[cell][metric]`` recomputed from ``per_image.csv``, with
+    ``values[cell]["<metric>_ci_low"]`` / ``["<metric>_ci_high"]`` (the bootstrap interval, recomputed too;
+    ``fid``, ``kid``, ``kid_std``, ``p_ids``, ``u_ids`` from ``summary.csv``), ``cell`` one of the 12 cells
+    or ``all``; ``area_values[area_bin]`` the same from ``summary_area.csv``."""
 
     folder: Path
     info: Mapping[str, object]
     values: Mapping[str, Mapping[str, float]]
     reasons: Mapping[str, int] = field(default_factory=dict)  # failure reason -> pairs
+    # the same per hole-area bin (summary_area.csv; {} for a run made before it existed)
+    area_values: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @property
     def pairs(self) -> int:
@@ -166,6 +170,10 @@ def read_run(folder: Path) -> RunRecord:
         results = read_results(folder / "per_image.csv")
         with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
             summary = {row["cell"]: row for row in csv.DictReader(handle)}
+        area_summary = None
+        if "summary_area.csv" in info.get("files", {}):  # runs made before it have none
+            with open(folder / "summary_area.csv", newline="", encoding="utf-8") as handle:
+                area_summary = {row["area_bin"]: row for row in csv.DictReader(handle)}
     except (OSError, ValueError, KeyError) as exc:
         raise damaged(f"cannot read its files ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     recorded = info.get("files", {})
@@ -178,32 +186,50 @@ def read_run(folder: Path) -> RunRecord:
               "failed": sum(r.status != "ok" for r in results.values())}
     if info.get("counts") != counts:
         raise damaged(f"run.json counts {info.get('counts')} but per_image.csv has {counts}")
-    values = _recompute(results.values(), summary, damaged)
+    values, area_values = _recompute(results.values(), summary, area_summary, damaged)
     reasons: dict[str, int] = {}
     for result in results.values():
         if result.status != "ok":
             reasons[result.error] = reasons.get(result.error, 0) + 1
-    return RunRecord(folder, info, values, reasons)
+    return RunRecord(folder, info, values, reasons, area_values)
 
 
-def _recompute(results, summary: Mapping[str, Mapping[str, str]], damaged) -> dict[str, dict[str, float]]:
-    """Per group, each metric's mean from the rows; each ``<metric>_mean``, ``count`` and ``failures`` of
-    ``summary.csv`` must be what the rows give."""
+def _recompute(results, summary: Mapping[str, Mapping[str, str]], area_summary: Mapping[str, Mapping[str, str]] | None,
+               damaged) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Per group (cells and ``all``; area bins), each metric's mean and bootstrap interval from the rows;
+    ``count``, ``failures`` and each ``<metric>_mean``, ``_ci_low``, ``_ci_high`` of ``summary.csv`` (and
+    ``summary_area.csv`` when given) must be what the rows give."""
     accumulator = CellAccumulator(PER_IMAGE_METRICS)
-    for result in results:
-        accumulator.update(result.cell, result.scored)
+    for index, result in enumerate(results):
+        accumulator.update(result.cell, result.scored, hole_ratio=result.hole_ratio, key=index)
+    values = _check_table(accumulator.compute(), summary, "summary.csv", "cell", damaged)
+    area_values = {} if area_summary is None else _check_table(accumulator.compute_area(), area_summary,
+                                                               "summary_area.csv", "area_bin", damaged)
+    return values, area_values
+
+
+def _check_table(entries: list[dict[str, object]], written_rows: Mapping[str, Mapping[str, str]], name: str,
+                 label: str, damaged) -> dict[str, dict[str, float]]:
+    """The recomputed figures of each group, after checking them against the table ``name`` as written."""
+    if {entry[label] for entry in entries} != set(written_rows):
+        raise damaged(f"{name} has other groups than per_image.csv")
+    # tables written before the bootstrap intervals existed have no _ci_ columns: their means are checked
+    statistics = ("mean", "ci_low", "ci_high") if all(f"{PER_IMAGE_METRICS[0]}_ci_low" in row
+                                                      for row in written_rows.values()) else ("mean",)
+    checked = ("count", "failures", *(f"{metric}_{statistic}" for metric in PER_IMAGE_METRICS
+                                      for statistic in statistics))
     values: dict[str, dict[str, float]] = {}
-    entries = accumulator.compute()
-    if {entry["cell"] for entry in entries} != set(summary):
-        raise damaged("summary.csv has other cells than per_image.csv")
     for entry in entries:
-        written = summary[entry["cell"]]
-        for column in ("count", "failures", *(f"{metric}_mean" for metric in PER_IMAGE_METRICS)):
+        written = written_rows[entry[label]]
+        for column in checked:
             if format_value(entry[column]) != written.get(column):
-                raise damaged(f"summary.csv gives {column} {written.get(column)!r} for {entry['cell']} but "
+                raise damaged(f"{name} gives {column} {written.get(column)!r} for {entry[label]} but "
                               f"per_image.csv gives {format_value(entry[column])!r}")
-        values[entry["cell"]] = {metric: float(entry[f"{metric}_mean"]) for metric in PER_IMAGE_METRICS}
-        values[entry["cell"]]["fid"] = _value(written.get("fid"))
+        group = {column: float(entry[column]) for column in checked[2:]}
+        group.update({metric: group[f"{metric}_mean"] for metric in PER_IMAGE_METRICS})
+        group.update({column: _value(written.get(column))
+                      for column in ("fid", "kid", "kid_std", "p_ids", "u_ids")})
+        values[entry[label]] = group
     return values
 
 

@@ -23,7 +23,7 @@ __all__ = ["PairResult", "PER_IMAGE_COLUMNS", "RUN_FILES_RECORDED", "SUMMARY_MET
            "per_image_csv", "summary_csv"]
 
 SUMMARY_METRICS = (*METRIC_NAMES, "lpips", "seconds")
-RUN_FILES_RECORDED = ("pairs.csv", "per_image.csv", "summary.csv")  # their sha256 is in run.json "files"
+RUN_FILES_RECORDED = ("pairs.csv", "per_image.csv", "summary.csv", "summary_area.csv")  # sha256 in run.json "files"
 PER_IMAGE_COLUMNS = ("pair_id", "cell", "image", "mask", "hole_ratio", "status", "error", *SUMMARY_METRICS)
 
 
@@ -125,7 +125,8 @@ def per_image_csv(results: Iterable[PairResult]) -> str:
 
 
 def summary_csv(summary: list[dict[str, object]]) -> str:
-    """``summary.csv`` of :meth:`benchmark.aggregate.CellAccumulator.compute`'s entries."""
+    """``summary.csv`` (or ``summary_area.csv``) of :meth:`benchmark.aggregate.CellAccumulator.compute`'s
+    (or ``compute_area``'s) entries."""
     if not summary:
         return ""
     return csv_text(list(summary[0]), ({k: format_value(v) for k, v in entry.items()} for entry in summary))

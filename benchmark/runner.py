@@ -5,7 +5,9 @@ Run folder (``OUT``):
 * ``pairs.csv``: the (image, mask) pairs, in order;
 * ``per_image.csv``: one row per pair (:data:`PER_IMAGE_COLUMNS`), ``status`` ``ok`` or ``failed`` with the
   reason in ``error``;
-* ``summary.csv``: per cell and overall: mean and std of each metric, count, failures;
+* ``summary.csv``: per cell and overall: count, failures, mean, std and bootstrap 95 % interval of each
+  metric, FID, KID, P-IDS and U-IDS (:mod:`benchmark.aggregate`);
+* ``summary_area.csv``: the same per 10 % hole-area bin (LaMa's grouping, :mod:`benchmark.areabins`);
 * ``run.json``: model, weights sha256, dataset / image-set / pairs fingerprints, protocol (evaluation size,
   preprocessing, composite, input), ``mask_protocol`` (:func:`run_mask_protocol`), versions, hardware, date;
 * ``samples/grid_<cell>.png``: input, output (composite) and ground truth of the first pairs of each cell.
@@ -57,7 +59,7 @@ from .pairing import Pair, make_pairs, pairs_csv, pairs_fingerprint
 from .protocol import PROTOCOL, check_output, composite, masked_input
 from .results import (PER_IMAGE_COLUMNS, RUN_FILES_RECORDED, SUMMARY_METRICS, PairResult, drop_cut_line, per_image_csv,
                       read_results, summary_csv)
-from .setmetrics import FeatureLog, SetMetricOptions, SetMetrics
+from .setmetrics import SET_METRIC_NAMES, FeatureLog, SetMetricOptions, SetMetrics
 
 __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS", "PROTOCOL", "RunError",
            "OutputProvider", "CallableProvider", "PairRequest", "OutputFeed", "RunPlan", "plan_run",
@@ -67,7 +69,8 @@ __all__ = ["RunSettings", "Prepared", "prepare", "score_run", "PER_IMAGE_COLUMNS
 SAMPLES_PER_CELL = 4
 EXPORT_FORMAT = "benchmark-export/1"
 # files of an unfinished or finished run that --overwrite (or other settings) removes
-RUN_FILES = ("per_image.csv", "per_image.partial.csv", "summary.csv", "run.json", "fid_features.partial")
+RUN_FILES = ("per_image.csv", "per_image.partial.csv", "summary.csv", "summary_area.csv", "run.json",
+             "fid_features.partial")
 RUN_FOLDERS = ("samples", "command")  # sample rows and grids; a --model-cmd's inputs, outputs and log
 
 
@@ -280,7 +283,8 @@ def resumed_accumulator(plan: RunPlan, *, fid: bool) -> CellAccumulator:
     for index, pair in enumerate(plan.pairs):
         result = plan.done.get(pair.pair_id)
         if result is not None:
-            accumulator.update(result.cell, result.scored, features.get(index))
+            accumulator.update(result.cell, result.scored, features.get(index), hole_ratio=result.hole_ratio,
+                               key=index)
     return accumulator
 
 
@@ -423,7 +427,9 @@ def score_pending(plan: RunPlan, feed: OutputFeed, accumulator: CellAccumulator,
                 _write_sample_row(plan.out, item.request, scored.composite)
             writer.writerow(scored.result.to_row())
             handle.flush()
-            accumulator.update(item.pair.cell, scored.result.as_written().scored, scored.features)
+            written = scored.result.as_written()
+            accumulator.update(item.pair.cell, written.scored, scored.features, hole_ratio=written.hole_ratio,
+                               key=index_of[item.pair.pair_id])
             bar.update(1)
     bar.close()
 
@@ -439,6 +445,7 @@ def write_report(plan: RunPlan, prepared: Prepared, accumulator: CellAccumulator
     ordered = [results[pair.pair_id] for pair in plan.pairs]
     atomic_write_text(plan.out / "per_image.csv", per_image_csv(ordered))
     atomic_write_text(plan.out / "summary.csv", summary_csv(accumulator.compute()))
+    atomic_write_text(plan.out / "summary_area.csv", summary_csv(accumulator.compute_area()))
     _write_sample_grids(plan.out, plan.pairs, plan.sample_ids)
     info = _run_info(prepared, model, ordered, set_metrics)
     info["files"] = {name: sha256_file(plan.out / name) for name in RUN_FILES_RECORDED}
@@ -483,8 +490,8 @@ def _hardware() -> dict[str, object]:
 
 def _set_metric_status(set_metrics: SetMetrics | None) -> dict[str, object]:
     if set_metrics is None:
-        return {"lpips": "not requested", "fid": "not requested"}
-    status: dict[str, object] = {name: set_metrics.omitted.get(name, "computed") for name in ("lpips", "fid")}
+        return {name: "not requested" for name in SET_METRIC_NAMES}
+    status: dict[str, object] = {name: set_metrics.omitted.get(name, "computed") for name in SET_METRIC_NAMES}
     status["weights_sha256"] = {name: sha256_file(path) for name, path in set_metrics.weights.items()}
     return status
 
@@ -659,7 +666,9 @@ def score_pending_on(engine: object, plan: RunPlan, prepared: Prepared, shard_mo
             finished[number] = rows
             while next_shard in finished:  # the summary's sums in pair order, as in a local run
                 for row in finished.pop(next_shard):
-                    accumulator.update(row.result.cell, row.result.as_written().scored, row.features)
+                    written = row.result.as_written()
+                    accumulator.update(row.result.cell, written.scored, row.features, hole_ratio=written.hole_ratio,
+                                       key=index_of[row.result.pair_id])
                 next_shard += 1
     bar.close()
 

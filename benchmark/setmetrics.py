@@ -1,4 +1,5 @@
-"""Set-level metrics per cell: LPIPS (mean over pairs) and FID (between ground truths and outputs).
+"""Set-level metrics per cell: LPIPS (mean over pairs) and FID, KID, P-IDS and U-IDS (between the Inception
+features of the ground truths and the outputs; KID in :mod:`benchmark.kid`, P-/U-IDS in :mod:`benchmark.ids`).
 
 Both need published network weights (:mod:`inpaint_core.nets.weights`): they are computed when the weights are
 found (given paths, or the torch.hub cache, or an explicit download) and otherwise *omitted*, with the
@@ -17,9 +18,11 @@ from inpaint_core.cli import TORCH_EXTRA, cli_help
 from inpaint_core.conventions import images_to_tensor
 from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
 
-__all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog"]
+__all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog", "SET_METRIC_NAMES"]
 
 FEATURE_DIM = 2048
+SET_METRIC_NAMES = ("lpips", "fid", "kid", "p_ids", "u_ids")  # run.json "set_metrics": computed or the reason
+FEATURE_METRICS = ("kid", "p_ids", "u_ids")  # from the Inception features, like FID
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class SetMetrics:
         self.lpips = None
         self.inception = None
         if not options.enabled:
-            self.omitted = {"lpips": "set-level metrics turned off", "fid": "set-level metrics turned off"}
+            self.omitted = {name: "set-level metrics turned off" for name in SET_METRIC_NAMES}
             return
         given = {"--vgg-weights": options.vgg_weights, "--lpips-weights": options.lpips_weights,
                  "--fid-weights": options.fid_weights}
@@ -89,6 +92,7 @@ class SetMetrics:
                 raise ValueError(f"LPIPS and FID need torch: {TORCH_EXTRA}") from None
             self.omitted = {"lpips": f"torch is not installed ({TORCH_EXTRA})",
                             "fid": f"torch is not installed ({TORCH_EXTRA})"}
+            self._omit_feature_metrics()
             return
         self.device = torch.device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         vgg, vgg_reason = locate_weights(VGG16_IMAGENET, options.vgg_weights, download=options.download)
@@ -111,6 +115,18 @@ class SetMetrics:
             self.weights["fid"] = str(fid)
         else:
             self.omitted["fid"] = fid_reason
+        self._omit_feature_metrics()
+
+    def _omit_feature_metrics(self) -> None:
+        """KID, P-IDS and U-IDS share FID's features (and its reason when omitted); P-/U-IDS need scikit-learn."""
+        from .ids import ids_unavailable
+
+        for name in FEATURE_METRICS:
+            if "fid" in self.omitted:
+                self.omitted[name] = self.omitted["fid"]
+        missing = ids_unavailable()
+        if "fid" not in self.omitted and missing:
+            self.omitted["p_ids"] = self.omitted["u_ids"] = missing
 
     @property
     def active(self) -> bool:

@@ -19,6 +19,8 @@ stream                        entropy                           draws
 ``VALIDATION_MASK_ORDER``     seed + 1, 2, epoch
 ``VALIDATION_CROP``           seed + 1, 3, 0, position
 ``FAMILY_SLOT``               seed, 20221013, protocol, slot    one slot of a random mask family (maskgen generate)
+``BOOTSTRAP``                 seed, 1000033, group, n           bootstrap resamples of a group's n values
+``KID_SUBSETS``               seed, 1000037, group, n           KID's subsets of a group's n feature pairs
 ============================  ================================  ==============================================
 """
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Stream(Enum):
     VALIDATION_MASK_ORDER = _Salts(seed_offset=1, prefix=(2,))
     VALIDATION_CROP = _Salts(seed_offset=1, prefix=(3,))
     FAMILY_SLOT = _Salts(prefix=(20221013,))
+    BOOTSTRAP = _Salts(prefix=(1_000_033,))
+    KID_SUBSETS = _Salts(prefix=(1_000_037,))
 
 
 def entropy(seed: int, stream: Stream, *keys: int) -> list[int]:

@@ -110,8 +110,9 @@ def test_cell_accumulator_summarises_like_numpy_per_cell_and_overall() -> None:
         for metric in ("l1", "psnr"):
             values = np.array([v[metric] for v in fed[entry["cell"]] if math.isfinite(v[metric])])
             assert entry[f"{metric}_mean"] == float(values.mean()) and entry[f"{metric}_std"] == float(values.std())
-    assert list(summary[0]) == ["cell", "count", "failures", "l1_mean", "l1_std", "psnr_mean", "psnr_std", "fid",
-                                "fid_count"]
+    assert list(summary[0]) == ["cell", "count", "failures", "l1_mean", "l1_std", "l1_ci_low", "l1_ci_high",
+                                "psnr_mean", "psnr_std", "psnr_ci_low", "psnr_ci_high", "fid", "fid_count", "kid",
+                                "kid_std", "p_ids", "u_ids"]
     assert math.isnan(summary[0]["fid"]) and summary[0]["fid_count"] == 0  # no features: no FID
     data = np.stack(features)
     expected = frechet_distance(data[:, 0].mean(0), np.cov(data[:, 0], rowvar=False),

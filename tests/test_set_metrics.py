@@ -89,7 +89,9 @@ def test_feature_log_survives_a_cut_record(tmp_path: Path) -> None:
 
 
 def test_run_with_set_metrics(random_weights: dict[str, Path], tmp_path: Path) -> None:
-    masks, images = make_mask_dataset(tmp_path), make_images(tmp_path)
+    # one pair in each of four cells and four area bins: set metrics only in "all" (a 2048-d FID costs a minute)
+    masks = make_mask_dataset(tmp_path, cells=("01-10_B", "10-20_N", "30-40_N", "50-60_B"))
+    images = make_images(tmp_path)
     result = CliRunner().invoke(main, [
         "run", "--model", "opencv-telea", "--masks", str(masks), "--images", str(images), "--out", str(tmp_path / "runs"),
         "--quiet", "--vgg-weights", str(random_weights["vgg"]), "--lpips-weights", str(random_weights["lpips"]),
@@ -104,8 +106,13 @@ def test_run_with_set_metrics(random_weights: dict[str, Path], tmp_path: Path) -
     assert all(float(r["lpips"]) > 0 for r in rows)
     with open(folder / "summary.csv", newline="") as handle:
         summary = {r["cell"]: r for r in csv.DictReader(handle)}
-    assert summary["all"]["fid_count"] == "12" and float(summary["all"]["fid"]) >= 0
+    assert summary["all"]["fid_count"] == "4" and float(summary["all"]["fid"]) >= 0
     assert summary["01-10_B"]["fid"] == "" and summary["01-10_B"]["fid_count"] == "0"  # one pair: no FID
+    # KID from the same features: 4 pairs, below the subset size of 1000: the whole set once, std 0
+    assert info["set_metrics"]["kid"] == "computed" and summary["all"]["kid_std"] == "0.000000"
+    assert summary["all"]["kid"] != "" and summary["01-10_B"]["kid"] == ""
+    # P-/U-IDS need 4 x 2048 pairs: none in a 4-pair run
+    assert info["set_metrics"]["p_ids"] == "computed" and summary["all"]["p_ids"] == summary["all"]["u_ids"] == ""
     assert not (folder / "fid_features.partial").exists()
     plain = CliRunner().invoke(main, ["run", "--model", "mean-fill", "--masks", str(masks), "--images", str(images),
                                       "--out", str(tmp_path / "runs"), "--quiet", "--no-set-metrics"])
@@ -144,7 +151,9 @@ def test_resumed_run_summarises_lpips_and_fid_like_an_uninterrupted_one(random_w
     score_run(prepared, tmp_path / "cut", CallableProvider(flaky), model=model, set_metrics=metrics)
     calls["n"] = 100
     score_run(prepared, tmp_path / "whole", CallableProvider(flaky), model=model, set_metrics=metrics)
-    assert (tmp_path / "cut" / "summary.csv").read_bytes() == (tmp_path / "whole" / "summary.csv").read_bytes()
+    for table in ("summary.csv", "summary_area.csv"):  # intervals, FID and KID too
+        assert (tmp_path / "cut" / table).read_bytes() == (tmp_path / "whole" / table).read_bytes()
     with open(tmp_path / "cut" / "summary.csv", newline="") as handle:
         overall = {r["cell"]: r for r in csv.DictReader(handle)}["all"]
     assert overall["count"] == "4" and overall["fid_count"] == "4" and float(overall["lpips_mean"]) > 0
+    assert overall["kid"] != "" and float(overall["lpips_ci_low"]) <= float(overall["lpips_mean"])
