@@ -140,8 +140,9 @@ def test_ray_benchmark_run_equals_a_local_run(ray_instance, tmp_path: Path) -> N
     rows = _rows(second / "per_image.csv", ("seconds",))
     assert len(rows) == 12 and {row["status"] for row in rows} == {"ok"}  # 3 shards of 5, 5 and 2 pairs
     assert rows == _rows(first / "per_image.csv", ("seconds",))
-    timing = ("seconds_mean", "seconds_std")
+    timing = ("seconds_mean", "seconds_std", "seconds_ci_low", "seconds_ci_high")
     assert _rows(second / "summary.csv", timing) == _rows(first / "summary.csv", timing)
+    assert _rows(second / "summary_area.csv", timing) == _rows(first / "summary_area.csv", timing)
     for name in ["pairs.csv", *sorted(p.relative_to(first).as_posix() for p in (first / "samples").glob("*.png"))]:
         assert (second / name).read_bytes() == (first / name).read_bytes(), name
     assert not (second / "per_image.partial.csv").exists()
