@@ -28,7 +28,8 @@ __all__ = ["FSSPEC_EXTRA", "RemoteFile", "RemoteClip", "is_url", "list_files", "
 
 FSSPEC_EXTRA = 'pip install "inpaint-masks-toolkit[fsspec]" (or pip install ".[fsspec]" in a checkout)'
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*(::[A-Za-z][A-Za-z0-9+.\-]*)*://")
+# protocol:// (two letters at least: "C://x" is a Windows drive, as fsspec reads it), or a chain a::b://
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+(::[A-Za-z][A-Za-z0-9+.\-]*)*://")
 # info() keys that change when an object's bytes change, by backend: s3 (VersionId, ETag, LastModified),
 # gcs (generation, md5Hash, updated), azure (etag, last_modified), local/sftp/memory (mtime, created), ...
 _VERSION_KEYS = ("VersionId", "version_id", "ETag", "etag", "generation", "md5Hash", "content_md5", "mtime",

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from helpers import SMALL_BUILD, dataset_files
 from maskgen.build import BuildResult, _clip_cache_key, build_dataset
+from maskgen.sources import is_url
 from maskgen.video import discover_clips
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed (pip install '.[fsspec]')")
@@ -51,6 +52,9 @@ def _same(result: BuildResult, reference: BuildResult) -> None:
 
 
 def test_a_file_url_is_discovered_like_the_folder(clips: Path) -> None:
+    assert [is_url(text) for text in ("s3://bucket/clips", "simplecache::s3://b/c", "file:///x", "memory://c",
+                                      "clips", "/data/clips", "C://clips", "C:/clips")] == [True] * 4 + [False] * 4
+    assert not is_url(Path("s3://bucket"))  # a Path is local (and has folded the //)
     local, local_skipped = discover_clips(clips)
     remote, remote_skipped = discover_clips(clips.as_uri())
     assert [(c.clip_id, c.kind) for c in remote] == [(c.clip_id, c.kind) for c in local] == [
