@@ -411,9 +411,9 @@ def _clip_failed(task: tuple[Clip, ExtractOptions, Path], error: BaseException) 
 
 def _clip_cache_key(clip: Clip, options: ExtractOptions) -> str:
     stat_parts: list[object] = []
-    paths = [] if clip.remote is not None else sorted(clip.path.iterdir()) if clip.kind == "frames" else [clip.path]
-    if clip.remote is not None:  # under a URL: the listed size and version (ETag, generation, mtime, ...)
+    if clip.remote is not None:  # under a URL: the listed sizes and versions (ETag, generation, mtime, ...)
         stat_parts = [[file.name, file.size, file.version] for file in clip.remote.files]
+    paths = [] if clip.remote is not None else sorted(clip.path.iterdir()) if clip.kind == "frames" else [clip.path]
     for path in paths:
         try:
             info = path.stat()
