@@ -63,7 +63,8 @@ from .augment import AugmentOptions, AugmentResult, augment_free, augment_to_cel
 from .extract import (EXTRACT_FORMAT, ClipMasks, ExtractOptions, RawMask, extract_clip, load_cached, pair_count,
                       save_cached)
 from .writer import DATASET_MARKERS, finish_dataset
-from .video import Clip, clip_fingerprint, discover_clips, frame_count, frame_paths
+from .sources import is_url, local_folder
+from .video import Clip, clip_fingerprint, discover_clips, frame_count, frame_names, opened
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
@@ -151,8 +152,8 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
             first. Refused unless ``out`` is a maskgen dataset (or empty), and never the input folder, one of
             its parents, the working directory or the home folder.
         engine: ``local`` or ``ray`` (:mod:`inpaint_core.engines`); the bytes written do not depend on it.
-            With ``ray`` the clips must be at the same path on every node (a shared file system); ``out``
-            is written by this process only.
+            With ``ray`` the clips must be at the same path on every node (a shared file system) or behind
+            an fsspec URL every node can read; ``out`` is written by this process only.
         address: the Ray cluster (``ray`` only; default ``$RAY_ADDRESS``, else a Ray instance on this machine).
 
     Raises:
@@ -183,9 +184,17 @@ def build_dataset(video_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         return _write(out, options, extracted, plan, rounds)
 
 
+def _local_inputs(video_dir: str | os.PathLike[str]) -> list[str | os.PathLike[str]]:
+    """``video_dir`` as a local folder to protect (a path, a ``file://`` URL's path; none for other URLs)."""
+    if not is_url(video_dir):
+        return [video_dir]
+    folder = local_folder(video_dir)
+    return [folder] if folder is not None else []
+
+
 def _check_folders(video_dir: str | os.PathLike[str], out: Path) -> None:
     try:
-        check_not_inside(out, [video_dir], what="--video-dir")
+        check_not_inside(out, _local_inputs(video_dir), what="--video-dir")
     except ValueError as exc:
         raise BuildError(str(exc)) from None
 
@@ -193,7 +202,7 @@ def _check_folders(video_dir: str | os.PathLike[str], out: Path) -> None:
 def _clear_output(out: Path, video_dir: str | os.PathLike[str]) -> None:
     """``--overwrite``: empty ``out`` (its lock aside), caches included, once it is known to be a dataset."""
     try:
-        check_can_clear(out, markers=DATASET_MARKERS, protected=[video_dir], what="maskgen dataset")
+        check_can_clear(out, markers=DATASET_MARKERS, protected=_local_inputs(video_dir), what="maskgen dataset")
     except ValueError as exc:
         raise BuildError(str(exc)) from None
     remove_contents(out)
@@ -263,7 +272,7 @@ def _skipped_parts(clip: Clip, result: ClipMasks) -> list[dict[str, object]]:
         return [{"path": clip.clip_id, "reason": result.error}]
     if not result.unreadable_frames:
         return []
-    names = [path.name for path in frame_paths(clip)] if clip.kind == "frames" else []
+    names = frame_names(clip) if clip.kind == "frames" else []
     return [{"path": f"{clip.clip_id}/{names[i]}" if i < len(names) else f"{clip.clip_id}#frame{i}",
              "reason": "unreadable frame: only the frame pairs touching it were skipped"}
             for i in result.unreadable_frames]
@@ -364,10 +373,14 @@ def _clip_task(args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
     clip, options, _ = args
     report = _REPORT or (lambda clip_id, event: None)
     try:
-        sha = clip_fingerprint(clip)
-    except OSError as exc:
+        with opened(clip) as local:  # a clip under a URL: copied here once, read as a local clip, removed
+            try:
+                sha = clip_fingerprint(local)
+            except OSError as exc:
+                return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
+            return extract_clip(local, options, sha256=sha, on_pair=lambda: report(clip.clip_id, "pair"))
+    except OSError as exc:  # the copy (a network or permission error)
         return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
-    return extract_clip(clip, options, sha256=sha, on_pair=lambda: report(clip.clip_id, "pair"))
 
 
 class _ClipRetry(TransientError):
@@ -398,7 +411,9 @@ def _clip_failed(task: tuple[Clip, ExtractOptions, Path], error: BaseException) 
 
 def _clip_cache_key(clip: Clip, options: ExtractOptions) -> str:
     stat_parts: list[object] = []
-    paths = sorted(clip.path.iterdir()) if clip.kind == "frames" else [clip.path]
+    if clip.remote is not None:  # under a URL: the listed sizes and versions (ETag, generation, mtime, ...)
+        stat_parts = [[file.name, file.size, file.version] for file in clip.remote.files]
+    paths = [] if clip.remote is not None else sorted(clip.path.iterdir()) if clip.kind == "frames" else [clip.path]
     for path in paths:
         try:
             info = path.stat()
@@ -410,6 +425,8 @@ def _clip_cache_key(clip: Clip, options: ExtractOptions) -> str:
 
 
 def _clip_size(clip: Clip) -> int:
+    if clip.remote is not None:
+        return sum(file.size for file in clip.remote.files)
     try:
         if clip.kind == "frames":
             return sum(p.stat().st_size for p in clip.path.iterdir() if p.is_file())

@@ -29,6 +29,21 @@ def main(verbose: bool) -> None:
         quiet_opencv_logs()
 
 
+class _FolderOrURL(click.ParamType):
+    """A local folder (as ``click.Path(file_okay=False)``: a ``Path``) or an fsspec URL (kept as ``str``:
+    ``Path`` would fold its ``//``); the URL is checked when the build lists it."""
+
+    name = "folder|URL"
+    _folder = click.Path(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .sources import is_url
+
+        if isinstance(value, str) and is_url(value):
+            return value
+        return self._folder.convert(value, param, ctx)
+
+
 # BuildOptions' own options, around --workers as --help has always listed them
 _seed_option = dataclass_options(BuildOptions, exclude=("per_cell", "train_count", "test_fraction", "test_clips"))
 _split_options = dataclass_options(BuildOptions, exclude=("seed",))
@@ -40,8 +55,10 @@ def _build_options(function: F) -> F:
     cues, --engine, --ray-address, --overwrite, --quiet. Those of an options dataclass come from its fields
     (default and help)."""
     decorators = [
-        click.option("--video-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-                     help="Folder searched recursively for videos and frame folders."),
+        click.option("--video-dir", required=True, type=_FolderOrURL(),
+                     help="Folder searched recursively for videos and frame folders, or an fsspec URL "
+                          "(s3://bucket/clips, gs://..., file:///...; pip install '.[fsspec]' and the "
+                          "protocol's package)."),
         click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder."),
         _seed_option,
         click.option("--workers", default=1, show_default=True,
@@ -68,7 +85,7 @@ def _build_options(function: F) -> F:
 @main.command()
 @_build_options
 @click.pass_context
-def build(context: click.Context, video_dir: Path, out: Path, workers: int, engine: str, ray_address: str | None,
+def build(context: click.Context, video_dir: Path | str, out: Path, workers: int, engine: str, ray_address: str | None,
           overwrite: bool, quiet: bool, **params: Any) -> None:
     """Build a binned mask dataset from the clips under --video-dir."""
     import time

@@ -3,11 +3,15 @@
 A clip is a video file that OpenCV/FFmpeg decodes (mp4, avi, mov, mkv, webm, ...) or a folder holding
 image frames (png/jpg/..., natural sort order). Frames are streamed one at a time, so memory does not grow
 with the clip's length, and resized so that their longer side is at most the working size.
+
+The searched folder may also be an fsspec URL (:mod:`maskgen.sources`): the clips are found by listing it,
+with the same rules and ids as in a local folder, and :func:`opened` gives a local copy of one clip to read.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +20,8 @@ import numpy as np
 
 from inpaint_core.files import natural_key
 from inpaint_core.images import PixelLimitError, check_pixel_limit, decode_image
+
+from .sources import RemoteClip, is_url, list_files, local_copy
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -30,6 +36,8 @@ __all__ = [
     "clip_fingerprint",
     "frame_count",
     "frame_paths",
+    "frame_names",
+    "opened",
 ]
 
 VIDEO_EXTENSIONS = frozenset({
@@ -48,14 +56,18 @@ class Clip:
     """A video file or a folder of frames.
 
     Attributes:
-        clip_id: path relative to the searched folder, POSIX style (stable across machines).
-        path: absolute path of the file or folder.
+        clip_id: path relative to the searched folder, POSIX style (stable across machines, and the same
+            whether the folder was a local path or a URL).
+        path: absolute path of the file or folder; for a clip under a URL, its path inside that file system
+            (not a local path: read it through :func:`opened`).
         kind: ``"video"`` or ``"frames"``.
+        remote: for a clip under a URL, its URL and files as listed (``None`` for a local clip).
     """
 
     clip_id: str
     path: Path
     kind: str
+    remote: RemoteClip | None = None
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,16 @@ def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[
     same frames must not become two clips) or to a folder already searched (a loop); a folder that cannot
     be read is reported.
 
+    ``video_dir`` may be an fsspec URL (:func:`maskgen.sources.is_url`): its files are listed (the driver
+    reads no clip bytes) and classified by the same rules, giving the same clip ids and skipped entries as
+    the same files in a local folder. Object stores have no symlinks, so the symlink rules do not apply.
+
     Raises:
-        ValueError: ``video_dir`` does not exist or is not a folder.
+        ValueError: ``video_dir`` does not exist or is not a folder; a URL whose protocol is unknown or
+            whose package (fsspec, s3fs, ...) is not installed.
     """
+    if is_url(video_dir):
+        return _discover_url(str(video_dir))
     root = Path(video_dir)
     if not root.exists():
         raise ValueError(f"video folder {str(root)!r} does not exist")
@@ -109,6 +128,54 @@ def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[
         _add_folder(here, root, sorted(files, key=natural_key), clips, skipped)
     clips.sort(key=lambda clip: natural_key(clip.clip_id))
     return clips, skipped
+
+
+def _discover_url(url: str) -> tuple[list[Clip], list[Skipped]]:
+    """:func:`discover_clips` for a URL: the folders in the order ``os.walk`` would visit them (parents
+    first, siblings in natural order), each classified as :func:`_add_folder` does."""
+    root, folders = list_files(url)
+    clips: list[Clip] = []
+    skipped: list[Skipped] = []
+    for folder in sorted(folders, key=lambda rel: [natural_key(part) for part in rel.split("/")] if rel else []):
+        if folder and any(part.startswith(".") for part in folder.split("/")):
+            continue  # a hidden folder is not searched
+        files = sorted(folders[folder], key=lambda file: natural_key(file.name))
+        here = f"{root}/{folder}" if folder else root
+        frame_files = tuple(file for file in files if Path(file.name).suffix.lower() in FRAME_EXTENSIONS)
+        if frame_files and folder:
+            clips.append(Clip(folder, Path(here), "frames", RemoteClip(url, frame_files)))
+        for file in files:
+            if file.name.startswith("."):
+                continue
+            suffix = Path(file.name).suffix.lower()
+            relative = f"{folder}/{file.name}" if folder else file.name
+            if suffix in VIDEO_EXTENSIONS:
+                clips.append(Clip(relative, Path(file.path), "video", RemoteClip(url, (file,))))
+            elif suffix in FRAME_EXTENSIONS and folder:
+                continue
+            elif suffix in FRAME_EXTENSIONS:
+                skipped.append(Skipped(relative, "a single image at the top of --video-dir, not a clip "
+                                                 "(put frames in a sub-folder)"))
+            else:
+                skipped.append(Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})"))
+    clips.sort(key=lambda clip: natural_key(clip.clip_id))
+    return clips, skipped
+
+
+@contextmanager
+def opened(clip: Clip) -> Iterator[Clip]:
+    """The clip, readable locally for the time of the ``with``: a local clip itself; a clip under a URL
+    copied into a temporary folder (same id, kind and file names; removed at the end), so that it is read,
+    fingerprinted and decoded by exactly the code a local clip goes through.
+
+    Raises:
+        OSError: a file of a clip under a URL cannot be read.
+    """
+    if clip.remote is None:
+        yield clip
+        return
+    with local_copy(clip.remote, kind=clip.kind) as path:
+        yield Clip(clip.clip_id, path, clip.kind)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -172,9 +239,19 @@ def resize_frame(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def frame_paths(clip: Clip) -> list[Path]:
-    """The frame files of a frame-folder clip, in natural order."""
+    """The frame files of a local frame-folder clip, in natural order (a clip under a URL: see
+    :func:`frame_names`)."""
+    if clip.remote is not None:
+        raise ValueError(f"{clip.clip_id!r} is under a URL: open it with opened() to get local frame paths")
     return sorted((p for p in clip.path.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS and p.is_file()),
                   key=lambda p: natural_key(p.name))
+
+
+def frame_names(clip: Clip) -> list[str]:
+    """The names of a frame-folder clip's frame files, in natural order (also under a URL)."""
+    if clip.remote is not None:
+        return [file.name for file in clip.remote.files]
+    return [path.name for path in frame_paths(clip)]
 
 
 def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray | None]]:
@@ -189,9 +266,16 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
         PixelLimitError: a frame above the pixel limit (:mod:`inpaint_core.images`), refused before it is
             decoded; not a property of the clip alone, so the build does not cache it as a failed clip.
     """
+    if clip.remote is not None:
+        return _remote_frames(clip, work_size)
     if clip.kind == "frames":
         return _folder_frames(clip, work_size)
     return _video_frames(clip, work_size)
+
+
+def _remote_frames(clip: Clip, work_size: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    with opened(clip) as local:
+        yield from iter_frames(local, work_size=work_size)
 
 
 def _read_frame(path: Path) -> np.ndarray | None:
@@ -263,8 +347,11 @@ def clip_fingerprint(clip: Clip) -> str:
     that cannot be read counts by its name and a marker, as its pairs are skipped anyway).
 
     Raises:
-        OSError: a video file cannot be read.
+        OSError: a video file cannot be read; a file of a clip under a URL cannot be read.
     """
+    if clip.remote is not None:
+        with opened(clip) as local:
+            return clip_fingerprint(local)
     digest = hashlib.sha256()
     paths = frame_paths(clip) if clip.kind == "frames" else [clip.path]
     for path in paths:
@@ -283,6 +370,8 @@ def clip_fingerprint(clip: Clip) -> str:
 
 def frame_count(clip: Clip) -> int:
     """How many frames the clip holds, as its folder or container says (0 when unknown): for progress only."""
+    if clip.remote is not None:  # a video's count would need its bytes: unknown until its task ends
+        return len(clip.remote.files) if clip.kind == "frames" else 0
     if clip.kind == "frames":
         try:
             return len(frame_paths(clip))
