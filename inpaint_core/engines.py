@@ -140,6 +140,12 @@ class _QueueSend:
         self.queue.put(args)
 
 
+def _checked_retries(retries: int) -> int:
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    return retries
+
+
 class LocalEngine:
     """Tasks in this process (``workers=1``, or a single task) or in a spawn process pool of ``workers``.
 
@@ -185,9 +191,7 @@ class LocalEngine:
             setup: Callable[[Any], Any] | None = None, keep_state: bool = False, retries: int | None = None,
             on_failure: Callable[[Any, BaseException], Any] | None = None,
             poll: Callable[[], None] | None = None, gpus: float = 0.0) -> Iterator[Any]:
-        retries = self.retries if retries is None else retries
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
+        retries = _checked_retries(self.retries if retries is None else retries)
         if not tasks:
             return iter(())
         if self.in_process(len(tasks)):
@@ -356,9 +360,7 @@ class RayEngine:
             setup: Callable[[Any], Any] | None = None, keep_state: bool = False, retries: int | None = None,
             on_failure: Callable[[Any, BaseException], Any] | None = None,
             poll: Callable[[], None] | None = None, gpus: float = 0.0) -> Iterator[Any]:
-        retries = self.retries if retries is None else retries
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
+        retries = _checked_retries(self.retries if retries is None else retries)
         if not tasks:
             return iter(())
         if keep_state:
