@@ -46,6 +46,7 @@ from inpaint_core.buckets import BIN_EDGES, CELLS
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, csv_text, sha256_file
 
 from .aggregate import CellAccumulator
+from .areabins import AREA_BIN_NAMES
 from .metrics import METRIC_NAMES
 from .results import SUMMARY_METRICS as PER_IMAGE_METRICS
 from .results import RUN_FILES_RECORDED, format_value, read_results
@@ -448,10 +449,31 @@ def _markdown(groups: list[tuple[ProtocolSection, list[dict[str, object]]]], not
             label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
             lines.append(f"| {label} | " + " | ".join(interval_text(row, "l1", 2, f"@{cell.name}")
                                                      for cell in CELLS) + " |")
+        lines += _area_table(rows)
         lines.append("")
     if notes:
         lines += [*(f"Note: {note}" for note in notes)]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _area_table(rows: list[dict[str, object]]) -> list[str]:
+    """L1 per 10 % hole-area bin (LaMa's grouping, ``summary_area.csv``) of the runs that have it."""
+    records: list[RunRecord] = [row["record"] for row in rows]  # type: ignore[misc]
+    bins = [name for name in AREA_BIN_NAMES if any(name in record.area_values for record in records)]
+    if not bins:
+        return []
+    lines = ["", "L1 % per hole-area bin (LaMa's 10 % bins, closed below; `summary_area.csv`):", "",
+             "| model | " + " | ".join(bins) + " |", "|" + "---|" * (len(bins) + 1)]
+    nan = float("nan")
+    for row, record in zip(rows, records):
+        label = str(row["model"]) + ("" if row["status"] == "complete" else " (partial)")
+        texts = []
+        for name in bins:
+            group = record.area_values.get(name, {})
+            texts.append(interval_text({key: group.get(key, nan) for key in ("l1", "l1_ci_low", "l1_ci_high")},
+                                       "l1", 2))
+        lines.append(f"| {label} | " + " | ".join(texts) + " |")
+    return lines
 
 
 _PLOT_LABELS = {"l1": "L1 %", "l1_hole": "L1 over the hole %", "psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS",

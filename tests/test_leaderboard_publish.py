@@ -129,6 +129,25 @@ def test_each_protocol_is_ranked_on_its_own(runs: dict[str, Path], tmp_path: Pat
     assert "Ranked by l1 within this protocol" in markdown
 
 
+def test_markdown_has_l1_per_hole_area_bin_from_summary_area(runs: dict[str, Path], tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["leaderboard", str(runs["a"]), "-o", str(tmp_path / "lb.csv")])
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "lb.md").read_text()
+    table = markdown[markdown.index("L1 % per hole-area bin"):].splitlines()
+    header = [name.strip() for name in table[2].strip("|").split("|")]
+    with open(runs["a"] / "grey" / "summary_area.csv", newline="", encoding="utf-8") as handle:
+        area = {row["area_bin"]: row for row in csv.DictReader(handle)}
+    assert header[0] == "model" and header[1:] == sorted(area, key=lambda name: int(name.split("-")[0]))
+    grey = next(line for line in table if line.startswith("| grey |"))
+    texts = [text.strip() for text in grey.strip("|").split("|")[1:]]
+    for name, text in zip(header[1:], texts):
+        row = area[name]
+        expected = f"{float(row['l1_mean']):.2f}"
+        if row["l1_ci_low"]:
+            expected += f" [{float(row['l1_ci_low']):.2f}, {float(row['l1_ci_high']):.2f}]"
+        assert text == expected, (name, text, expected)
+
+
 def test_runs_of_one_protocol_must_still_be_comparable(runs: dict[str, Path], tmp_path: Path) -> None:
     other = _score(runs["masks_a"], runs["images"], tmp_path / "other", "mean", _mean, seed=1)
     with pytest.raises(LeaderboardError, match=r"differ in pairs; they cannot share a leaderboard"):
