@@ -11,8 +11,8 @@ thinnest gives too many, and for border class B the margin frame (50 px at 512) 
 puts a hole pixel inside that frame. With ``match_shapes`` (default) the target is drawn from NVIDIA's
 per-cell distributions of hole ratio, stroke width and component count (:mod:`maskgen.shape_targets`), and
 the augmentation adapts to the raw mask it gets to reach it: it combines further raw masks when the strokes
-come out too wide, drops the smallest parts when there are far too many, and re-crops when the width is
-still off.
+come out too wide, drops the smallest parts when there are far too many, thins the crop to its skeleton
+when its strokes are still too wide, and re-crops when the width is still off.
 """
 from __future__ import annotations
 
@@ -251,6 +251,7 @@ ATTACH_PARTS = True
 PART_ROUNDS = 2  # rounds of combining further raw masks (each costs one distance transform)
 WIDTH_TOLERANCE = 1.3  # a mask whose stroke width is within this factor of the target's is taken at once
 SHAPE_TRIES = 1  # attempts spent re-cropping toward the target width after the first mask in the bin
+THIN_ABOVE = 1.15  # strokes wider than this x the target's width at the target ratio: thin the crop to its skeleton
 
 
 def _dilation_levels(base: np.ndarray, k_max: int, outside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -282,6 +283,13 @@ def _zoom(too_small: bool, crop_scale: float, holes: float, target: float,
 def _in_bin_level(cumulative: np.ndarray, target: float, k_min: int, k_max: int) -> int:
     """The dilation level whose hole count is closest above ``target`` pixels, within [k_min, k_max]."""
     return min(max(int(np.searchsorted(cumulative, target)), k_min), k_max)
+
+
+def _skeleton(mask: np.ndarray) -> np.ndarray:
+    """The one-pixel-wide skeleton of a bool mask (Zhang-Suen thinning; keeps every part and hole)."""
+    import cv2
+
+    return cv2.ximgproc.thinning(mask.astype(np.uint8) * 255, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
 
 
 def _keep_largest(mask: np.ndarray, base: np.ndarray, keep: int) -> np.ndarray:
@@ -383,6 +391,27 @@ class _Steer:
             return kept, kept_levels, kept_cumulative
         return base, levels, cumulative
 
+    def thin(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray,
+             goal: ShapeTarget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """With strokes wider than THIN_ABOVE x the goal's width at the target ratio (a raw mask with blobs
+        thicker than NVIDIA's strokes, which no crop and no dilation of at least ``min_dilation`` can make
+        thin), replace the crop by its skeleton and dilate that again: the same parts and outline, strokes
+        as wide as the dilation. Kept only when it still reaches the bin and its width is closer to the goal."""
+        level = self.level(cumulative)
+        if not self.low < cumulative[level] <= self.high:
+            return base, levels, cumulative
+        width = stroke_width(levels <= level)
+        if width <= goal.width * THIN_ABOVE:
+            return base, levels, cumulative
+        thinned = _skeleton(base)
+        thin_levels, thin_cumulative = _dilation_levels(thinned, self.k_max, self.outside)
+        thin_level = self.level(thin_cumulative)
+        if not self.low < thin_cumulative[thin_level] <= self.high:
+            return base, levels, cumulative
+        if abs(math.log(stroke_width(thin_levels <= thin_level) / goal.width)) < abs(math.log(width / goal.width)):
+            return thinned, thin_levels, thin_cumulative
+        return base, levels, cumulative
+
 
 def _recrop(crop_scale: float, too_wide: float, options: AugmentOptions) -> tuple[float, float]:
     """The crop-scale range of the next attempt when the strokes came out ``too_wide`` x the goal's width:
@@ -408,6 +437,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     the cell (:mod:`maskgen.shape_targets`): ratio, stroke width, component count. Strokes wider than the
     target at the target ratio: up to ``max_parts - 1`` further raw masks from ``more(rng)`` are combined
     (:meth:`_Steer.combine`); far more parts than the target: the smallest are removed (:meth:`_Steer.trim`);
+    strokes still wider than THIN_ABOVE x the target: the crop is thinned to its skeleton (:meth:`_Steer.thin`);
     a width still off by more than WIDTH_TOLERANCE: up to SHAPE_TRIES attempts re-crop (the closest is kept).
 
     Args:
@@ -442,6 +472,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
         if goal is not None:
             base, levels, cumulative = steer.combine(base, levels, cumulative, goal, more, rng, scales)
             base, levels, cumulative = steer.trim(base, levels, cumulative, goal)
+            base, levels, cumulative = steer.thin(base, levels, cumulative, goal)
         level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
