@@ -12,7 +12,8 @@ puts a hole pixel inside that frame. With ``match_shapes`` (default) the target 
 per-cell distributions of hole ratio, stroke width and component count (:mod:`maskgen.shape_targets`), and
 the augmentation adapts to the raw mask it gets to reach it: it combines further raw masks when the strokes
 come out too wide, drops the smallest parts when there are far too many, thins the crop to its skeleton
-when its strokes are still too wide, and re-crops when the width is still off.
+when its strokes are still too wide, adds small pieces of further raw masks when it has too few parts, and
+re-crops when the width is still off.
 """
 from __future__ import annotations
 
@@ -252,6 +253,7 @@ PART_ROUNDS = 2  # rounds of combining further raw masks (each costs one distanc
 WIDTH_TOLERANCE = 1.3  # a mask whose stroke width is within this factor of the target's is taken at once
 SHAPE_TRIES = 1  # attempts spent re-cropping toward the target width after the first mask in the bin
 THIN_ABOVE = 1.15  # strokes wider than this x the target's width at the target ratio: thin the crop to its skeleton
+SCATTER_ROUNDS = 2  # rounds of adding small pieces of further raw masks while the mask has fewer parts than the target
 
 
 def _dilation_levels(base: np.ndarray, k_max: int, outside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -304,6 +306,13 @@ def _keep_largest(mask: np.ndarray, base: np.ndarray, keep: int) -> np.ndarray:
     return base & chosen[labels]
 
 
+def _anchors(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of hole pixels of ``part`` to anchor a crop on: those on a 4-px grid (16x fewer pixels,
+    anchor enough), or all of them when the grid misses every hole."""
+    holes = np.nonzero(part[::4, ::4])
+    return (holes[0] * 4, holes[1] * 4) if len(holes[0]) else np.nonzero(part)
+
+
 def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, options: AugmentOptions,
               scales: tuple[float, float]) -> np.ndarray:
     """``base`` united with another raw mask, rotated and cropped at random like the first, one of its hole
@@ -315,9 +324,7 @@ def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, opti
         ys, xs = np.nonzero(base)
         pick = int(rng.integers(len(xs)))
         at = (float(xs[pick]), float(ys[pick]))
-    holes = np.nonzero(part[::4, ::4])  # a hole pixel on a 4-px grid is anchor enough (16x fewer pixels)
-    holes = (holes[0] * 4, holes[1] * 4) if len(holes[0]) else np.nonzero(part)
-    center = _place(holes, part.shape, rng, options, rotation, crop_scale, touch_border=False, at=at)
+    center = _place(_anchors(part), part.shape, rng, options, rotation, crop_scale, touch_border=False, at=at)
     return base | warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=options.size)
 
 
@@ -412,6 +419,42 @@ class _Steer:
             return thinned, thin_levels, thin_cumulative
         return base, levels, cumulative
 
+    def scatter(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
+                more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
+                scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """With fewer parts than the goal's count at the target ratio, add the smallest pieces of a further raw
+        mask's random crop, as many as are missing, placed where the crop puts them (not attached: NVIDIA's
+        small bins have many small parts beside the main one); at most SCATTER_ROUNDS rounds, each kept only
+        when the mask, dilated again, still reaches the bin."""
+        import cv2
+
+        for _ in range(SCATTER_ROUNDS if more is not None else 0):
+            level = self.level(cumulative)
+            if not self.low < cumulative[level] <= self.high:
+                break
+            missing = round(goal.components) - component_count(levels <= level)
+            if missing < 1:
+                break
+            part = more(rng)
+            if not part.any():
+                continue
+            rotation, crop_scale = _draw_crop(rng, self.options, *scales)
+            center = _place(_anchors(part), part.shape, rng, self.options, rotation, crop_scale, touch_border=False)
+            crop = warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=self.options.size)
+            if self.outside is not None:
+                crop &= ~self.outside
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+            if count <= 1:
+                continue
+            chosen = np.zeros(count, dtype=bool)
+            chosen[np.argsort(stats[1:, cv2.CC_STAT_AREA], kind="stable")[:missing] + 1] = True
+            grown = base | chosen[labels]
+            grown_levels, grown_cumulative = _dilation_levels(grown, self.k_max, self.outside)
+            if not self.low < grown_cumulative[self.level(grown_cumulative)] <= self.high:
+                break
+            base, levels, cumulative = grown, grown_levels, grown_cumulative
+        return base, levels, cumulative
+
 
 def _recrop(crop_scale: float, too_wide: float, options: AugmentOptions) -> tuple[float, float]:
     """The crop-scale range of the next attempt when the strokes came out ``too_wide`` x the goal's width:
@@ -438,6 +481,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     target at the target ratio: up to ``max_parts - 1`` further raw masks from ``more(rng)`` are combined
     (:meth:`_Steer.combine`); far more parts than the target: the smallest are removed (:meth:`_Steer.trim`);
     strokes still wider than THIN_ABOVE x the target: the crop is thinned to its skeleton (:meth:`_Steer.thin`);
+    fewer parts than the target: small pieces of further raw masks are added (:meth:`_Steer.scatter`);
     a width still off by more than WIDTH_TOLERANCE: up to SHAPE_TRIES attempts re-crop (the closest is kept).
 
     Args:
@@ -473,6 +517,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
             base, levels, cumulative = steer.combine(base, levels, cumulative, goal, more, rng, scales)
             base, levels, cumulative = steer.trim(base, levels, cumulative, goal)
             base, levels, cumulative = steer.thin(base, levels, cumulative, goal)
+            base, levels, cumulative = steer.scatter(base, levels, cumulative, goal, more, rng, scales)
         level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
