@@ -350,6 +350,15 @@ class _Steer:
     def level(self, cumulative: np.ndarray) -> int:
         return _in_bin_level(cumulative, self.target, self.k_min, self.k_max)
 
+    def shape(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
+              more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
+              scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The crop steered toward ``goal``: :meth:`combine`, :meth:`trim`, :meth:`thin`, :meth:`scatter` in turn."""
+        base, levels, cumulative = self.combine(base, levels, cumulative, goal, more, rng, scales)
+        base, levels, cumulative = self.trim(base, levels, cumulative, goal)
+        base, levels, cumulative = self.thin(base, levels, cumulative, goal)
+        return self.scatter(base, levels, cumulative, goal, more, rng, scales)
+
     def combine(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
                 more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
                 scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -480,8 +489,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     the cell (:mod:`maskgen.shape_targets`): ratio, stroke width, component count. Strokes wider than the
     target at the target ratio: up to ``max_parts - 1`` further raw masks from ``more(rng)`` are combined
     (:meth:`_Steer.combine`); far more parts than the target: the smallest are removed (:meth:`_Steer.trim`);
-    strokes still wider than THIN_ABOVE x the target: the crop is thinned to its skeleton (:meth:`_Steer.thin`);
-    fewer parts than the target: small pieces of further raw masks are added (:meth:`_Steer.scatter`);
+    strokes still too wide: the crop is thinned (:meth:`_Steer.thin`); too few parts: :meth:`_Steer.scatter`;
     a width still off by more than WIDTH_TOLERANCE: up to SHAPE_TRIES attempts re-crop (the closest is kept).
 
     Args:
@@ -514,10 +522,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
         steer = _Steer(cell, options, outside, k_min, k_max, target)
         levels, cumulative = _dilation_levels(base, k_max, outside)
         if goal is not None:
-            base, levels, cumulative = steer.combine(base, levels, cumulative, goal, more, rng, scales)
-            base, levels, cumulative = steer.trim(base, levels, cumulative, goal)
-            base, levels, cumulative = steer.thin(base, levels, cumulative, goal)
-            base, levels, cumulative = steer.scatter(base, levels, cumulative, goal, more, rng, scales)
+            base, levels, cumulative = steer.shape(base, levels, cumulative, goal, more, rng, scales)
         level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
