@@ -288,10 +288,24 @@ def _in_bin_level(cumulative: np.ndarray, target: float, k_min: int, k_max: int)
 
 
 def _skeleton(mask: np.ndarray) -> np.ndarray:
-    """The one-pixel-wide skeleton of a bool mask (Zhang-Suen thinning; keeps every part and hole)."""
+    """The one-pixel-wide skeleton of a bool mask (Zhang-Suen thinning; keeps every part and hole).
+
+    Thinned part by part, each in its bounding box grown by 1 px (not past the image edge): the thinning looks
+    at 3x3 neighbourhoods only, which never hold pixels of another 8-connected part, so this equals thinning
+    the whole image (tested), at a fraction of the cost (each part stops after its own few iterations).
+    """
     import cv2
 
-    return cv2.ximgproc.thinning(mask.astype(np.uint8) * 255, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    skeleton = np.zeros(mask.shape, dtype=bool)
+    height, width = mask.shape
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        top, left, bottom, right = max(y - 1, 0), max(x - 1, 0), min(y + h + 1, height), min(x + w + 1, width)
+        part = (labels[top:bottom, left:right] == label).astype(np.uint8) * 255
+        thin = cv2.ximgproc.thinning(part, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
+        skeleton[top:bottom, left:right] |= thin
+    return skeleton
 
 
 def _keep_largest(mask: np.ndarray, base: np.ndarray, keep: int) -> np.ndarray:

@@ -186,3 +186,19 @@ def test_scatter_adds_the_missing_small_parts_and_stays_in_the_bin() -> None:
     unchanged = steer.scatter(base, *_dilation_levels(base, steer.k_max, steer.outside), goal, None,
                               np.random.default_rng(3), (0.9, 1.0))
     assert unchanged[0] is base
+
+
+def test_skeleton_part_by_part_equals_thinning_the_whole_image() -> None:
+    import cv2
+
+    from maskgen.augment import _skeleton
+
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        image = np.zeros((300, 400), dtype=np.uint8)
+        for _ in range(12):  # ellipses, some cut by the image edge, some overlapping
+            cv2.ellipse(image, (int(rng.integers(-20, 420)), int(rng.integers(-20, 320))),
+                        (int(rng.integers(2, 80)), int(rng.integers(2, 40))), float(rng.uniform(0, 180)), 0, 360,
+                        255, -1)
+        whole = cv2.ximgproc.thinning(image, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
+        assert np.array_equal(_skeleton(image > 0), whole) and whole.any()
