@@ -11,8 +11,9 @@ thinnest gives too many, and for border class B the margin frame (50 px at 512) 
 puts a hole pixel inside that frame. With ``match_shapes`` (default) the target is drawn from NVIDIA's
 per-cell distributions of hole ratio, stroke width and component count (:mod:`maskgen.shape_targets`), and
 the augmentation adapts to the raw mask it gets to reach it: it combines further raw masks when the strokes
-come out too wide, drops the smallest parts when there are far too many, and re-crops when the width is
-still off.
+come out too wide, drops the smallest parts when there are far too many, thins the crop to its skeleton
+when its strokes are still too wide, adds small pieces of further raw masks when it has too few parts, and
+re-crops when the width is still off.
 """
 from __future__ import annotations
 
@@ -251,6 +252,8 @@ ATTACH_PARTS = True
 PART_ROUNDS = 2  # rounds of combining further raw masks (each costs one distance transform)
 WIDTH_TOLERANCE = 1.3  # a mask whose stroke width is within this factor of the target's is taken at once
 SHAPE_TRIES = 1  # attempts spent re-cropping toward the target width after the first mask in the bin
+THIN_ABOVE = 1.15  # strokes wider than this x the target's width at the target ratio: thin the crop to its skeleton
+SCATTER_ROUNDS = 2  # rounds of adding small pieces of further raw masks while the mask has fewer parts than the target
 
 
 def _dilation_levels(base: np.ndarray, k_max: int, outside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +287,27 @@ def _in_bin_level(cumulative: np.ndarray, target: float, k_min: int, k_max: int)
     return min(max(int(np.searchsorted(cumulative, target)), k_min), k_max)
 
 
+def _skeleton(mask: np.ndarray) -> np.ndarray:
+    """The one-pixel-wide skeleton of a bool mask (Zhang-Suen thinning; keeps every part and hole).
+
+    Thinned part by part, each in its bounding box grown by 1 px (not past the image edge): the thinning looks
+    at 3x3 neighbourhoods only, which never hold pixels of another 8-connected part, so this equals thinning
+    the whole image (tested), at a fraction of the cost (each part stops after its own few iterations).
+    """
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    skeleton = np.zeros(mask.shape, dtype=bool)
+    height, width = mask.shape
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        top, left, bottom, right = max(y - 1, 0), max(x - 1, 0), min(y + h + 1, height), min(x + w + 1, width)
+        part = (labels[top:bottom, left:right] == label).astype(np.uint8) * 255
+        thin = cv2.ximgproc.thinning(part, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
+        skeleton[top:bottom, left:right] |= thin
+    return skeleton
+
+
 def _keep_largest(mask: np.ndarray, base: np.ndarray, keep: int) -> np.ndarray:
     """The pixels of ``base`` inside the ``keep`` largest 8-connected parts of ``mask`` (ties: lower label)."""
     import cv2
@@ -294,6 +318,13 @@ def _keep_largest(mask: np.ndarray, base: np.ndarray, keep: int) -> np.ndarray:
     chosen = np.zeros(count, dtype=bool)
     chosen[order] = True
     return base & chosen[labels]
+
+
+def _anchors(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of hole pixels of ``part`` to anchor a crop on: those on a 4-px grid (16x fewer pixels,
+    anchor enough), or all of them when the grid misses every hole."""
+    holes = np.nonzero(part[::4, ::4])
+    return (holes[0] * 4, holes[1] * 4) if len(holes[0]) else np.nonzero(part)
 
 
 def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, options: AugmentOptions,
@@ -307,9 +338,7 @@ def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, opti
         ys, xs = np.nonzero(base)
         pick = int(rng.integers(len(xs)))
         at = (float(xs[pick]), float(ys[pick]))
-    holes = np.nonzero(part[::4, ::4])  # a hole pixel on a 4-px grid is anchor enough (16x fewer pixels)
-    holes = (holes[0] * 4, holes[1] * 4) if len(holes[0]) else np.nonzero(part)
-    center = _place(holes, part.shape, rng, options, rotation, crop_scale, touch_border=False, at=at)
+    center = _place(_anchors(part), part.shape, rng, options, rotation, crop_scale, touch_border=False, at=at)
     return base | warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=options.size)
 
 
@@ -334,6 +363,15 @@ class _Steer:
 
     def level(self, cumulative: np.ndarray) -> int:
         return _in_bin_level(cumulative, self.target, self.k_min, self.k_max)
+
+    def shape(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
+              more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
+              scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The crop steered toward ``goal``: :meth:`combine`, :meth:`trim`, :meth:`thin`, :meth:`scatter` in turn."""
+        base, levels, cumulative = self.combine(base, levels, cumulative, goal, more, rng, scales)
+        base, levels, cumulative = self.trim(base, levels, cumulative, goal)
+        base, levels, cumulative = self.thin(base, levels, cumulative, goal)
+        return self.scatter(base, levels, cumulative, goal, more, rng, scales)
 
     def combine(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
                 more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
@@ -383,6 +421,63 @@ class _Steer:
             return kept, kept_levels, kept_cumulative
         return base, levels, cumulative
 
+    def thin(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray,
+             goal: ShapeTarget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """With strokes wider than THIN_ABOVE x the goal's width at the target ratio (a raw mask with blobs
+        thicker than NVIDIA's strokes, which no crop and no dilation of at least ``min_dilation`` can make
+        thin), replace the crop by its skeleton and dilate that again: the same parts and outline, strokes
+        as wide as the dilation. Kept only when it still reaches the bin and its width is closer to the goal."""
+        level = self.level(cumulative)
+        if not self.low < cumulative[level] <= self.high:
+            return base, levels, cumulative
+        width = stroke_width(levels <= level)
+        if width <= goal.width * THIN_ABOVE:
+            return base, levels, cumulative
+        thinned = _skeleton(base)
+        thin_levels, thin_cumulative = _dilation_levels(thinned, self.k_max, self.outside)
+        thin_level = self.level(thin_cumulative)
+        if not self.low < thin_cumulative[thin_level] <= self.high:
+            return base, levels, cumulative
+        if abs(math.log(stroke_width(thin_levels <= thin_level) / goal.width)) < abs(math.log(width / goal.width)):
+            return thinned, thin_levels, thin_cumulative
+        return base, levels, cumulative
+
+    def scatter(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
+                more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
+                scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """With fewer parts than the goal's count at the target ratio, add the smallest pieces of a further raw
+        mask's random crop, as many as are missing, placed where the crop puts them (not attached: NVIDIA's
+        small bins have many small parts beside the main one); at most SCATTER_ROUNDS rounds, each kept only
+        when the mask, dilated again, still reaches the bin."""
+        import cv2
+
+        for _ in range(SCATTER_ROUNDS if more is not None else 0):
+            level = self.level(cumulative)
+            if not self.low < cumulative[level] <= self.high:
+                break
+            missing = round(goal.components) - component_count(levels <= level)
+            if missing < 1:
+                break
+            part = more(rng)
+            if not part.any():
+                continue
+            rotation, crop_scale = _draw_crop(rng, self.options, *scales)
+            center = _place(_anchors(part), part.shape, rng, self.options, rotation, crop_scale, touch_border=False)
+            crop = warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=self.options.size)
+            if self.outside is not None:
+                crop &= ~self.outside
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(crop.astype(np.uint8), connectivity=8)
+            if count <= 1:
+                continue
+            chosen = np.zeros(count, dtype=bool)
+            chosen[np.argsort(stats[1:, cv2.CC_STAT_AREA], kind="stable")[:missing] + 1] = True
+            grown = base | chosen[labels]
+            grown_levels, grown_cumulative = _dilation_levels(grown, self.k_max, self.outside)
+            if not self.low < grown_cumulative[self.level(grown_cumulative)] <= self.high:
+                break
+            base, levels, cumulative = grown, grown_levels, grown_cumulative
+        return base, levels, cumulative
+
 
 def _recrop(crop_scale: float, too_wide: float, options: AugmentOptions) -> tuple[float, float]:
     """The crop-scale range of the next attempt when the strokes came out ``too_wide`` x the goal's width:
@@ -408,6 +503,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
     the cell (:mod:`maskgen.shape_targets`): ratio, stroke width, component count. Strokes wider than the
     target at the target ratio: up to ``max_parts - 1`` further raw masks from ``more(rng)`` are combined
     (:meth:`_Steer.combine`); far more parts than the target: the smallest are removed (:meth:`_Steer.trim`);
+    strokes still too wide: the crop is thinned (:meth:`_Steer.thin`); too few parts: :meth:`_Steer.scatter`;
     a width still off by more than WIDTH_TOLERANCE: up to SHAPE_TRIES attempts re-crop (the closest is kept).
 
     Args:
@@ -440,8 +536,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
         steer = _Steer(cell, options, outside, k_min, k_max, target)
         levels, cumulative = _dilation_levels(base, k_max, outside)
         if goal is not None:
-            base, levels, cumulative = steer.combine(base, levels, cumulative, goal, more, rng, scales)
-            base, levels, cumulative = steer.trim(base, levels, cumulative, goal)
+            base, levels, cumulative = steer.shape(base, levels, cumulative, goal, more, rng, scales)
         level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)

@@ -119,3 +119,86 @@ def test_shape_targets_draw_inside_nvidia_deciles() -> None:
         assert cell.low < table.ratio[0] and table.ratio[-1] <= cell.high
         goal = table.draw(np.random.default_rng(cell.index), size=256)
         assert table.width[0] / 2 <= goal.width <= table.width[-1] / 2  # widths scale with the size
+
+
+def _steer_for(cell, ratio: float):
+    from maskgen.augment import RADIUS_STEPS, _interior, _Steer
+
+    options = AugmentOptions()
+    k_min = (options.min_dilation - 1) // 2 * RADIUS_STEPS
+    k_max = (options.max_dilation - 1) // 2 * RADIUS_STEPS
+    outside = ~_interior(options.size, options.margin) if cell.border == "B" else None
+    return _Steer(cell, options, outside, k_min, k_max, ratio * options.size ** 2)
+
+
+def test_thin_turns_a_blob_into_strokes_of_the_target_width() -> None:
+    # a 40x440 bar (6.7 % of 512x512) is 44 px wide even at the smallest dilation (5 px); asked for a 5 %
+    # mask with 20-px strokes, the thin step dilates its skeleton (the bar's midline) instead, to ~30 px
+    from maskgen.augment import _dilation_levels
+    from maskgen.shape_targets import ShapeTarget
+    from inpaint_core.shape import component_count, stroke_width
+
+    cell = CELLS[0]  # 01-10_B
+    steer = _steer_for(cell, 0.05)
+    base = np.zeros((512, 512), dtype=bool)
+    base[236:276, 36:476] = True
+    levels, cumulative = _dilation_levels(base, steer.k_max, steer.outside)
+    before = stroke_width(levels <= steer.level(cumulative))
+    assert 38 < before < 42
+    goal = ShapeTarget(ratio=0.05, width=20.0, components=1)
+    thinned, levels, cumulative = steer.thin(base, levels, cumulative, goal)
+    mask = levels <= steer.level(cumulative)
+    rows = np.nonzero(thinned.any(axis=1))[0]
+    assert thinned.sum() < 0.05 * base.sum() and 250 <= rows.min() <= rows.max() <= 261  # the midline
+    assert cell_of(mask) == cell and component_count(mask) == 1
+    assert 20 < stroke_width(mask) < 0.8 * before
+    # strokes already near the target width: left alone
+    same = steer.thin(base, *_dilation_levels(base, steer.k_max, steer.outside), ShapeTarget(0.05, 40.0, 1))
+    assert same[0] is base
+
+
+def test_scatter_adds_the_missing_small_parts_and_stays_in_the_bin() -> None:
+    # one 10-px-wide bar at 5 % wanting 6 parts: pieces of another raw mask (many small squares) are added,
+    # the smallest first, as many as are missing, and the mask still lands in 01-10
+    from maskgen.augment import _dilation_levels
+    from maskgen.shape_targets import ShapeTarget
+    from inpaint_core.shape import component_count
+
+    cell = CELLS[1]  # 01-10_N
+    steer = _steer_for(cell, 0.05)
+    base = np.zeros((512, 512), dtype=bool)
+    base[250:260, 0:400] = True
+
+    def squares(_generator) -> np.ndarray:
+        raw = np.zeros((480, 640), dtype=bool)
+        for y in range(20, 460, 60):
+            for x in range(20, 620, 60):
+                raw[y:y + 6, x:x + 6] = True
+        return raw
+
+    levels, cumulative = _dilation_levels(base, steer.k_max, steer.outside)
+    goal = ShapeTarget(ratio=0.05, width=12.0, components=6)
+    out, levels, cumulative = steer.scatter(base, levels, cumulative, goal, squares, np.random.default_rng(3),
+                                            (0.9, 1.0))
+    mask = levels <= steer.level(cumulative)
+    assert (out & base).sum() == base.sum() and out.sum() > base.sum()
+    assert component_count(mask) >= 5 and cell_of(mask) == cell
+    unchanged = steer.scatter(base, *_dilation_levels(base, steer.k_max, steer.outside), goal, None,
+                              np.random.default_rng(3), (0.9, 1.0))
+    assert unchanged[0] is base
+
+
+def test_skeleton_part_by_part_equals_thinning_the_whole_image() -> None:
+    import cv2
+
+    from maskgen.augment import _skeleton
+
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        image = np.zeros((300, 400), dtype=np.uint8)
+        for _ in range(12):  # ellipses, some cut by the image edge, some overlapping
+            cv2.ellipse(image, (int(rng.integers(-20, 420)), int(rng.integers(-20, 320))),
+                        (int(rng.integers(2, 80)), int(rng.integers(2, 40))), float(rng.uniform(0, 180)), 0, 360,
+                        255, -1)
+        whole = cv2.ximgproc.thinning(image, thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
+        assert np.array_equal(_skeleton(image > 0), whole) and whole.any()
