@@ -535,15 +535,25 @@ def score_run(prepared: Prepared, out: Path, provider: OutputProvider, *, model:
         model: what ``run.json`` records about the model (``name``, ``kind``, ``spec``, ...).
         set_metrics: LPIPS per pair and FID per cell, when their networks are loaded.
     """
+    def score(plan: RunPlan, accumulator: CellAccumulator) -> None:
+        feed = OutputFeed(prepared, provider)
+        feed.prepare(plan.pending)
+        score_pending(plan, feed, accumulator, set_metrics=set_metrics, progress=progress)
+
+    return _run_into(prepared, out, score, model=model, overwrite=overwrite, set_metrics=set_metrics)
+
+
+def _run_into(prepared: Prepared, out: Path, score: Callable[[RunPlan, CellAccumulator], None], *,
+              model: dict[str, object], overwrite: bool, set_metrics: SetMetrics | None) -> dict[str, object]:
+    """The run folder around ``score`` (which scores ``plan.pending`` into the accumulator), locked for the
+    whole run: plan (a finished run is returned as it is), resume the accumulator, score, write the report."""
     with FolderLock(out, purpose=f"benchmark run of {model.get('name')}"):
         plan = plan_run(prepared, out, model, overwrite=overwrite)
         if plan.finished is not None:
             return plan.finished
         fid = set_metrics is not None and set_metrics.inception is not None
         accumulator = resumed_accumulator(plan, fid=fid)
-        feed = OutputFeed(prepared, provider)
-        feed.prepare(plan.pending)
-        score_pending(plan, feed, accumulator, set_metrics=set_metrics, progress=progress)
+        score(plan, accumulator)
         return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)
 
 
@@ -679,12 +689,8 @@ def score_run_on(engine: object, prepared: Prepared, out: Path, shard_model: Sha
                  ) -> dict[str, object]:
     """:func:`score_run` with the pairs scored on ``engine`` (:func:`score_pending_on`); the run folder
     equals a local run's (rows identical apart from the timing column ``seconds``)."""
-    with FolderLock(out, purpose=f"benchmark run of {model.get('name')}"):
-        plan = plan_run(prepared, out, model, overwrite=overwrite)
-        if plan.finished is not None:
-            return plan.finished
-        fid = set_metrics is not None and set_metrics.inception is not None
-        accumulator = resumed_accumulator(plan, fid=fid)
+    def score(plan: RunPlan, accumulator: CellAccumulator) -> None:
         score_pending_on(engine, plan, prepared, shard_model, accumulator, shard_size=shard_size, gpus=gpus,
                          progress=progress)
-        return write_report(plan, prepared, accumulator, model=model, set_metrics=set_metrics)
+
+    return _run_into(prepared, out, score, model=model, overwrite=overwrite, set_metrics=set_metrics)

@@ -36,6 +36,7 @@ from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, remove_c
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
 
+from ..build import BuildResult
 from ..writer import DATASET_MARKERS, finish_dataset
 from .registry import MaskFamily, create_family
 
@@ -70,12 +71,7 @@ class GenerateOptions:
             raise ValueError(f"seed (--seed) must be >= 0, got {self.seed}")
 
 
-@dataclass
-class GenerateResult:
-    out: Path
-    rows: list[MaskRecord]
-    info: dict[str, object]
-    up_to_date: bool = False
+GenerateResult = BuildResult  # the same record as a build's: folder, rows, dataset.json, up to date
 
 
 def protocol_code(protocol: str) -> int:
