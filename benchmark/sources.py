@@ -27,7 +27,7 @@ import numpy as np
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json
 from inpaint_core.images import load_image, write_rgb_png
 from inpaint_core.maskio import write_mask
-from inpaint_core.processes import kill_process_group, parent_death_signal
+from inpaint_core.processes import kill_process_group, supervised
 
 from .pairing import Pair, pairs_csv
 from .protocol import masked_input
@@ -121,10 +121,14 @@ class CommandModel:
         before = self._output_count()
         bar = tqdm(total=count, desc="command outputs", unit="image", disable=not self.progress, file=sys.stderr)
         with open(self.work_dir / "command.log", "ab") as log:
+            command = self._command()
             try:
-                process = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True,
-                                           preexec_fn=parent_death_signal())
+                if not command or shutil.which(command[0]) is None:
+                    raise FileNotFoundError(f"no executable {command[0] if command else '(empty command)'!r}")
+                # the supervisor leads the command's process group and ends it, grandchildren included,
+                # when this process dies (kill -9 too)
+                process = subprocess.Popen(supervised(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True)
             except OSError as exc:
                 self._failure = RuntimeError(f"cannot run command: {exc}")
                 bar.close()

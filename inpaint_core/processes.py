@@ -6,8 +6,9 @@
   process's whole process group ends with it (a model that started processes of its own).
 * :func:`kill_process_group` -- the parent's side: end a child's process group (the child and whatever it
   started), on a timeout or at the end.
-* :func:`parent_death_signal` -- a ``preexec_fn`` for :class:`subprocess.Popen`: the direct child of an
-  external command gets SIGKILL when the toolkit's process dies (Linux; a no-op elsewhere).
+* :func:`supervised` -- the argument list that runs an external command under :mod:`inpaint_core.supervise`:
+  started in a session of its own, the command and every process it starts end with the toolkit's process
+  (kill -9 included), not only the command itself.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import threading
 import time
 from typing import Callable
 
-__all__ = ["die_with_parent", "parent_death_signal", "kill_process_group"]
+__all__ = ["die_with_parent", "supervised", "kill_process_group"]
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -64,15 +65,20 @@ def die_with_parent(parent: int, *, whole_group: bool = False) -> None:
     threading.Thread(target=_watch_parent, args=(parent, whole_group), name="parent-watch", daemon=True).start()
 
 
-def parent_death_signal() -> Callable[[], None]:
-    """A ``preexec_fn`` arming SIGKILL at the parent's death in the child (libc looked up beforehand, so
-    that the child between fork and exec only makes the call)."""
-    prctl = _prctl()
+def supervised(command: list[str]) -> list[str]:
+    """``command`` wrapped in the supervisor (:mod:`inpaint_core.supervise`) tied to this process.
 
-    def arm() -> None:
-        if prctl is not None:
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    return arm
+    Start the result with ``start_new_session=True``: the supervisor then leads a process group holding the
+    command and all it starts, ends that group when this process dies, and exits with the command's status.
+    The command's environment is this process's, unchanged (the supervisor finds this package through its
+    own ``sys.path`` entry, not through ``PYTHONPATH``).
+    """
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    code = (f"import sys; sys.path.insert(0, {root!r}); from inpaint_core.supervise import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-c", code, str(os.getpid()), "--", *command]
 
 
 def kill_process_group(leader: int) -> None:

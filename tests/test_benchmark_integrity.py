@@ -479,6 +479,45 @@ def test_model_processes_end_when_the_harness_is_killed(data: dict[str, Path], t
     assert not _alive(model_pid) and not _alive(int(pid_file.read_text()))
 
 
+def test_a_model_command_and_what_it_started_end_when_the_harness_is_killed(data: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    """kill -9 of the harness during --model-cmd: the command's own child (a shell's ``sleep`` here, as
+    ``conda run`` starts ``python``) ends too, not only the command."""
+    import signal
+
+    pid_file = tmp_path / "grandchild.pid"
+    command = (f"sh -c 'sleep 300 & echo $! > {pid_file}; wait' sh {{input_dir}} {{mask_dir}} {{output_dir}}")
+    harness = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "run", "--model-cmd", command, "--name", "sleeper",
+                                "--out", str(tmp_path / "runs"), *_data_args(data)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    grandchild = int(pid_file.read_text())
+    assert _alive(grandchild) and os.getpgid(grandchild) != os.getpgid(harness.pid)
+    harness.send_signal(signal.SIGKILL)
+    harness.wait()
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(grandchild)
+
+
+def test_a_model_command_keeps_its_exit_status_and_a_missing_program_is_named(data: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    exits = _invoke(["run", "--model-cmd", "sh -c 'exit 3' sh {input_dir} {mask_dir} {output_dir}", "--name", "three",
+                     "--out", str(runs), *_data_args(data)])
+    assert exits.exit_code == 1
+    errors = {row["error"] for row in _rows(runs / "three" / "per_image.csv")}
+    assert errors == {f"command exited with status 3 (its output: {runs / 'three' / 'command' / 'command.log'})"}
+    missing = _invoke(["run", "--model-cmd", "no-such-program-xyz {input_dir} {mask_dir} {output_dir}", "--name", "gone",
+                       "--out", str(runs), *_data_args(data)])
+    assert missing.exit_code == 1
+    assert {row["error"] for row in _rows(runs / "gone" / "per_image.csv")} == {
+        "cannot run command: no executable 'no-such-program-xyz'"}
+
+
 def test_the_image_set_fingerprint_is_over_paths_and_file_hashes(data: dict[str, Path]) -> None:
     import hashlib
 
