@@ -51,7 +51,7 @@ class PathRedactor:
 
     Attributes:
         homes: the home folder as written and resolved (``~`` where a path is exactly one of them).
-        folders: known local folders (absolute, normalised, at least two levels deep or the home folder,
+        folders: known local folders (absolute, normalised, at least two levels deep, or a home folder;
             longest first), each replaced by ``…`` wherever it still occurs after the absolute paths are cut.
     """
 
@@ -108,5 +108,4 @@ class PathRedactor:
 
     def leaks(self, text: str) -> list[str]:
         """The known local folders that ``text`` still shows (empty when it is safe to publish)."""
-        return [folder for folder in self.folders + self.homes
-                if re.search(_BEFORE + re.escape(folder) + _AFTER, text)]
+        return [folder for folder in self.folders if re.search(_BEFORE + re.escape(folder) + _AFTER, text)]

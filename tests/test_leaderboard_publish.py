@@ -536,7 +536,7 @@ def test_page_is_light_and_byte_identical_when_made_again(runs: dict[str, Path],
                                           for i in previews)  # no link to a grid the page left out
     grid_bytes = sum(p.stat().st_size for found in grids.values() for p in found)
     jpeg_bytes = sum(len(data) for name, data in light.items() if name.endswith(".jpg"))
-    assert jpeg_bytes * 4 < grid_bytes  # the previews: a quarter of the pixels, JPEG
+    assert jpeg_bytes * 10 < grid_bytes  # the previews: a quarter of the pixels, JPEG (27x smaller here)
     # --thumb-width
     small = _parse(pages["small"]["index.html"].decode("utf-8"))
     widths = {attrs["width"] for tag, attrs in small.tags if tag == "img" and attrs["src"].endswith(".jpg")}
