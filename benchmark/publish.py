@@ -408,8 +408,8 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
 def _local_folders(board: Leaderboard) -> list[Path]:
     """The local folders a page must not show: the run folders and the folders their runs recorded (mask
     set, images, a predictions folder)."""
-    folders = [record.folder for record in board.runs]
-    for record in board.runs:
+    folders = [record.folder for record in (*board.runs, *board.left_out)]
+    for record in (*board.runs, *board.left_out):
         info = record.info
         recorded = [(info.get(key) or {}).get("path") for key in ("dataset", "images") if isinstance(info.get(key), Mapping)]
         model = info.get("model") if isinstance(info.get("model"), Mapping) else {}
@@ -425,6 +425,10 @@ def published_board(board: Leaderboard, redactor: PathRedactor | None = None) ->
     folders, the home and working folders). Figures, fingerprints and hashes are unchanged; ``folder`` still
     points at the run (read for its grids)."""
     redactor = redactor or PathRedactor.for_folders(_local_folders(board))
+    notes = list(board.notes)
+    for record in board.left_out:  # "left out NAME (FOLDER, ...)": a relative FOLDER is cut like an absolute one
+        if not record.folder.is_absolute():
+            notes = [note.replace(f"({record.folder}, ", f"({record.folder.absolute()}, ") for note in notes]
     sections = []
     for section in board.sections:
         runs = []
@@ -435,7 +439,7 @@ def published_board(board: Leaderboard, redactor: PathRedactor | None = None) ->
                 reasons[key] = reasons.get(key, 0) + count
             runs.append(replace(record, info=redactor.json(dict(record.info)), reasons=reasons))
         sections.append(replace(section, mask_protocol=redactor.text(section.mask_protocol), runs=runs))
-    return replace(board, sections=sections, notes=[redactor.text(note) for note in board.notes])
+    return replace(board, sections=sections, notes=[redactor.text(note) for note in notes], left_out=[])
 
 
 def _render(board: Leaderboard, *, rank_by: str, plot_metric: str | None, thumb_width: int,

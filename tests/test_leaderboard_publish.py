@@ -451,9 +451,9 @@ def test_published_page_shows_no_local_path(tmp_path: Path, monkeypatch: pytest.
         score_run(prepared, runs_dir / name, CallableProvider(function), model={"name": name, **model})
     originals = {p: p.read_bytes() for p in runs_dir.rglob("*") if p.is_file()}
     site, full = tmp_path / "site", tmp_path / "full"
-    for out, extra in ((site, []), (full, ["--full-grids"])):
-        result = CliRunner().invoke(main, ["leaderboard", str(runs_dir), "-o", str(tmp_path / "lb.csv"),
-                                           "--html", str(out), *extra])
+    relative = [str(folder.relative_to(tmp_path)) for folder in sorted(runs_dir.iterdir())]  # home/alice/runs/...
+    for out, given in ((site, relative), (full, [str(runs_dir), "--full-grids"])):
+        result = CliRunner().invoke(main, ["leaderboard", *given, "-o", str(tmp_path / "lb.csv"), "--html", str(out)])
         assert result.exit_code == 0, result.output
     forbidden = {str(tmp_path), str(tmp_path.resolve()), str(home), "alice"}
     if len(real_home.parts) > 1:
