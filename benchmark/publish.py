@@ -411,7 +411,7 @@ def _local_folders(board: Leaderboard) -> list[Path]:
     folders = [record.folder for record in (*board.runs, *board.left_out)]
     for record in (*board.runs, *board.left_out):
         info = record.info
-        recorded = [(info.get(key) or {}).get("path") for key in ("dataset", "images") if isinstance(info.get(key), Mapping)]
+        recorded = [info[key].get("path") for key in ("dataset", "images") if isinstance(info.get(key), Mapping)]
         model = info.get("model") if isinstance(info.get("model"), Mapping) else {}
         if model.get("kind") == "predictions":
             recorded.append(model.get("spec"))

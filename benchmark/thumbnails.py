@@ -3,8 +3,8 @@
 A run's ``samples/grid_<cell>.png`` stacks, per sample pair, a row of three 256 px tiles (masked input with
 white holes, output, ground truth; 768 px wide, about 1.3 MB as PNG). The page shows each grid as a JPEG of
 at most ``width`` px wide (area-averaged, so no aliasing; never enlarged), the same aspect ratio: at the
-default 384 px a grid of four rows is about 60 KB (1.3 MB as PNG). The encoding is deterministic for a given OpenCV build
-(baseline JPEG, fixed quality, optimised Huffman tables, no metadata), so the same grid gives the same bytes.
+default 384 px a grid of four rows is about 60 KB (1.3 MB as PNG). The encoding is deterministic for a given
+OpenCV build (baseline JPEG, fixed quality, optimised Huffman tables, no metadata): the same grid, the same bytes.
 """
 from __future__ import annotations
 

@@ -219,7 +219,7 @@ def test_html_page_holds_everything_and_nothing_external(runs: dict[str, Path], 
     ids = {attrs["id"] for _, attrs in page.tags if "id" in attrs}
     anchors = [link[1:] for link in links if link.startswith("#")]
     assert len(anchors) == 2 + len(board.runs) and set(anchors) <= ids  # protocol links; each model to its details
-    # every run's sample grids are shown as 384 px previews (the grids: 3 tiles of 256 + 4 px frame); full grids left out
+    # every run's sample grids are shown as 384 px previews (grids: 3 tiles of 256 + 4 px frame); full grids left out
     published = {record.folder: record for record in published_board(board).runs}
     for record in board.runs:
         grids = sorted((record.folder / "samples").glob("grid_*.png"))
@@ -445,7 +445,8 @@ def test_published_page_shows_no_local_path(tmp_path: Path, monkeypatch: pytest.
     command = f"python {home}/lama/infer.py --ckpt '{weights}' {{input_dir}} {{output_dir}}"
     for name, function, model in [
             ("cmd", _grey, {"kind": "command", "spec": command}),
-            ("plugin", fails_large, {"kind": "python", "spec": f"{home}/models/x.py:Make", "weights_sha256": "ab" * 32}),
+            ("plugin", fails_large, {"kind": "python", "spec": f"{home}/models/x.py:Make",
+                                     "weights_sha256": "ab" * 32}),
             ("preds", _mean, {"kind": "predictions", "spec": str(data / "preds")}),
             ("dead", fails_all, {"kind": "python", "spec": "dead"})]:
         score_run(prepared, runs_dir / name, CallableProvider(function), model={"name": name, **model})
