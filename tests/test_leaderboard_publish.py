@@ -545,3 +545,17 @@ def test_page_is_light_and_byte_identical_when_made_again(runs: dict[str, Path],
                                      for name, data in pages["small"].items() if name.endswith(".jpg"))
     with pytest.raises(ValueError, match="thumbnail width must be an integer >= 16 px, got 8"):
         render_page(board, thumb_width=8)
+
+
+def test_a_damaged_grid_is_one_clear_error_and_nothing_is_written(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "runs" / "grey"
+    shutil.copytree(runs["a"] / "grey", run)
+    (run / "samples" / "grid_10-20_N.png").write_bytes(b"\x89PNG\r\n\x1a\n damaged")
+    result = CliRunner().invoke(main, ["leaderboard", str(run), "-o", str(tmp_path / "lb.csv"),
+                                       "--html", str(tmp_path / "site")])
+    assert result.exit_code == 1  # the leaderboard (printed, written) first, then the page's one-line error
+    assert result.output.strip().splitlines()[-1] == \
+        f"error: cannot read {str(run / 'samples' / 'grid_10-20_N.png')!r} as an image"
+    assert (tmp_path / "lb.csv").is_file() and not (tmp_path / "site").exists()
