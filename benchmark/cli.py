@@ -11,6 +11,7 @@ from inpaint_core.cli import OneLineErrors, dataclass_options, options_from, ver
 
 from .runner import RunSettings
 from .setmetrics import SetMetricOptions
+from .thumbnails import THUMB_WIDTH
 
 __all__ = ["main"]
 
@@ -251,13 +252,19 @@ def export_inputs_command(out: Path, **params) -> None:
 @click.option("--html", "html_dir", default=None, type=click.Path(path_type=Path),
               help="Also write a self-contained web page (index.html, plots, sample grids) into this folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier page in the --html folder.")
+@click.option("--thumb-width", default=THUMB_WIDTH, show_default=True, type=click.IntRange(16, 4096),
+              help="Largest width in px of the sample-grid previews (JPEG) on the --html page.")
+@click.option("--full-grids", is_flag=True,
+              help="Also publish the full-size sample grids (PNG, about 16 MB per 120-pair run), linked from the "
+                   "previews; left out by default.")
 def leaderboard(runs: tuple[Path, ...], output: Path, rank_by: str, plot_metric: str, html_dir: Path | None,
-                overwrite: bool) -> None:
+                overwrite: bool, thumb_width: int, full_grids: bool) -> None:
     """Merge run folders into leaderboard.csv, leaderboard.md and leaderboard.png, one ranking per mask protocol.
 
     Figures are recomputed from each run's per_image.csv; runs of different mask protocols are ranked apart,
     never together; complete runs are ranked, partial runs listed apart, runs where every pair failed left
-    out with a note. With --html DIR, DIR/index.html is a static page to publish as is (no network)."""
+    out with a note. With --html DIR, DIR/index.html is a static page to publish as is (no network): local
+    paths cut to their last name (the fingerprints identify the inputs), sample grids as small previews."""
     from .leaderboard import collect_runs, write_leaderboard
 
     board = collect_runs(list(runs))
@@ -273,7 +280,8 @@ def leaderboard(runs: tuple[Path, ...], output: Path, rank_by: str, plot_metric:
     if html_dir is not None:
         from .publish import publish_page
 
-        index = publish_page(board, html_dir, rank_by=rank_by, plot_metric=plot_metric, overwrite=overwrite)
+        index = publish_page(board, html_dir, rank_by=rank_by, plot_metric=plot_metric, overwrite=overwrite,
+                             thumb_width=thumb_width, full_grids=full_grids)
         click.echo(f"wrote {index} (open it in a browser; copy the folder {html_dir} to publish it)")
 
 

@@ -143,10 +143,12 @@ class ProtocolSection:
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """The runs shown, one section per mask protocol (in name order), and a note for each run left out."""
+    """The runs shown, one section per mask protocol (in name order), and a note for each run left out
+    (``left_out``: those runs, every pair of which failed)."""
 
     sections: list[ProtocolSection]
     notes: list[str]
+    left_out: list[RunRecord] = field(default_factory=list)
 
     @property
     def runs(self) -> list[RunRecord]:
@@ -241,10 +243,11 @@ def collect_runs(paths: list[Path]) -> Leaderboard:
     records = [read_run(folder) for path in paths for folder in _run_folders(path)]
     if not records:
         raise LeaderboardError("no finished run (run.json) under " + ", ".join(str(p) for p in paths))
-    notes = []
+    notes, left_out = [], []
     by_protocol: dict[str, list[RunRecord]] = {}
     for record in records:
         if record.failures == record.pairs:
+            left_out.append(record)
             reasons = "; ".join(f"{reason} ({count})" for reason, count in record.reasons.items())
             notes.append(f"left out {record.name} ({record.folder}, mask protocol {record.mask_protocol}): "
                          f"all {record.pairs} pairs failed: {reasons}")
@@ -256,7 +259,7 @@ def collect_runs(paths: list[Path]) -> Leaderboard:
     for section in sections:
         _check_comparable(section)
     notes += _same_masks_other_protocol(sections)
-    return Leaderboard(sections, notes)
+    return Leaderboard(sections, notes, left_out)
 
 
 def _check_comparable(section: ProtocolSection) -> None:

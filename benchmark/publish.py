@@ -11,8 +11,25 @@ every image a relative link to a file beside the page, no external URL):
   plot; per run its ``run.json`` details (model, weights sha256, mask protocol, mask and image sets, pairs,
   scoring protocol, versions, hardware, date) and its sample grids;
 * ``plot_<protocol>.png``: :func:`benchmark.leaderboard.plot_png` of that protocol;
-* ``runs/<protocol>/<run>/``: each run's ``samples/grid_<cell>.png`` and ``run.json``, copied;
-* ``page.json``: what made the page and the files it wrote (the marker of an earlier page).
+* ``runs/<protocol>/<run>/``: each run's ``run.json`` as published (below) and per sample grid a preview,
+  ``grid_<cell>.jpg`` (:func:`benchmark.thumbnails.grid_thumbnail`: at most ``thumb_width`` px wide, 384 by
+  default, about 60 KB); with ``full_grids`` also the grid itself, ``grid_<cell>.png``, copied byte for byte,
+  which the preview links to. Without it the page is about 0.7 MB per run of 12 grids instead of 16 MB;
+* ``page.json``: what made the page (runs, options) and the files it wrote (the marker of an earlier page).
+
+**Local paths are not published.** Every string the page shows or writes (``index.html``, the ``run.json``
+copies, ``page.json``, failure reasons, notes) goes through :class:`benchmark.redact.PathRedactor`: an
+absolute local path keeps only its last component (``/home/alice/data/kodak24`` -> ``…/kodak24``, the home
+folder itself ``~``), so ``dataset.path``, ``images.path``, a predictions folder or a model file in a command
+line still name the input, and the fingerprints and sha256 that ``run.json`` records (mask set, image set,
+pairs, weights, files) identify it exactly; numbers, names, versions and hardware are kept as they are. The
+run folders are only read. Before anything is written the page is checked to show none of the known local
+folders (home, working folder, run folders and their parents, the recorded mask and image folders): else
+ValueError. The page holds no host or user name (``run.json`` records none). Published ``run.json`` files
+are therefore not the runs' own bytes; ``page.json`` lists each run by model, run folder and protocol.
+
+The page is deterministic: the same runs and options give a byte-identical folder (no date, no randomness,
+fixed JPEG settings).
 
 Writing: ``OUT`` is locked (:class:`~inpaint_core.outdir.FolderLock`), every file is written atomically, the
 images before ``index.html``, so a visitor sees the old page or the new one; then the files of the earlier
@@ -26,7 +43,7 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping, Sequence
 
@@ -36,8 +53,11 @@ from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear
 
 from . import __version__
 from .leaderboard import (HIGHER_IS_BETTER, Leaderboard, ProtocolSection, RunRecord, interval_text, plot_png, section_rows, shown_columns, value_text)
+from .redact import PathRedactor
+from .thumbnails import THUMB_WIDTH, grid_thumbnail
 
-__all__ = ["PAGE_FORMAT", "PAGE_MARKER", "publish_page", "render_page", "check_page_folder", "PageFile"]
+__all__ = ["PAGE_FORMAT", "PAGE_MARKER", "publish_page", "render_page", "check_page_folder", "published_board",
+           "PageFile", "PublishedRun", "THUMB_WIDTH"]
 
 PAGE_FORMAT = "benchmark-page/1"
 PAGE_MARKER = "page.json"
@@ -57,6 +77,29 @@ class PageFile:
 
     def content(self) -> bytes:
         return self.data if self.data is not None else Path(self.source).read_bytes()
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """A run as ``page.json`` lists it: model name, run folder name and mask protocol (as published, see
+    :func:`published_board`), and its folder in the page (``runs/<protocol>/<run>``)."""
+
+    model: str
+    run: str
+    mask_protocol: str
+    folder: str
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A sample grid on the page: its cell, the preview (page path, size in px), the full grid's page path
+    (None when the full grids are left out)."""
+
+    cell: str
+    thumb: str
+    width: int
+    height: int
+    full: str | None
 
 
 def _slug(text: str, taken: set[str]) -> str:
@@ -285,26 +328,41 @@ def _anchor(folder: str) -> str:
     return "run--" + folder.removeprefix("runs/").replace("/", "--")
 
 
-def _run_block(row: Mapping[str, object], record: RunRecord, folder: str, grids: list[str]) -> str:
+def _figure(record: RunRecord, grid: _Grid) -> str:
+    image = (f'<img src="{_e(grid.thumb)}" width="{grid.width}" height="{grid.height}" loading="lazy" '
+             f'alt="{_e(record.name)}, cell {_e(grid.cell)}: input, output, ground truth">')
+    if grid.full is not None:
+        image = f'<a href="{_e(grid.full)}">{image}</a>'
+    return f"<figure>{image}<figcaption>{_e(grid.cell)}</figcaption></figure>"
+
+
+def _run_block(row: Mapping[str, object], record: RunRecord, folder: str, grids: list[_Grid]) -> str:
     info = dict(record.info)
     info.setdefault("mask_protocol", f"{record.mask_protocol} (not recorded by the run: derived)")
     model = info.get("model") if isinstance(info.get("model"), Mapping) else {}
     status = "complete" if record.complete else f"partial: {record.failures} of {record.pairs} pairs failed"
-    figures = "".join(f'<figure><a href="{_e(path)}"><img src="{_e(path)}" loading="lazy" '
-                      f'alt="{_e(record.name)}, cell {_e(cell)}: input, output, ground truth"></a>'
-                      f'<figcaption>{_e(cell)}</figcaption></figure>' for cell, path in grids)
+    figures = "".join(_figure(record, grid) for grid in grids)
+    if not grids:
+        shown = ""
+    elif all(grid.full is not None for grid in grids):
+        shown = " Previews; click one for the full-size grid (PNG)."
+    else:
+        shown = (f" Previews (JPEG, {max(grid.width for grid in grids)} px wide); the full-size grids are in the "
+                 "run folder's <code>samples/</code>, left out of this page.")
     reasons = "".join(f"<li>{_e(reason)} ({count})</li>" for reason, count in record.reasons.items())
     return (f'<details class="run" id="{_e(_anchor(folder))}"><summary>{_e(record.name)} '
             f'<span class="note">({_e(model.get("kind", ""))}, run folder {_e(record.folder.name)}, {_e(status)}'
             f'{", rank " + _e(row["rank"]) if row["rank"] != "" else ""})</span></summary>'
             + (f'<p class="note">Failure reasons:</p><ul class="note">{reasons}</ul>' if reasons else "")
             + f'<h4>Sample grids</h4><p class="note">Per cell, the first pairs: masked input, output (composite), '
-              f'ground truth.</p><div class="grids">{figures or "<p class=note>none</p>"}</div>'
-            + f'<h4>run.json (<a href="{_e(folder)}/run.json">file</a>)</h4>{_kv(info, _DETAIL_ORDER)}</details>')
+              f'ground truth.{shown}</p><div class="grids">{figures or "<p class=note>none</p>"}</div>'
+            + f'<h4>run.json (<a href="{_e(folder)}/run.json">file</a>)</h4><p class="note">Local paths cut to their '
+              "last folder or file name (&hellip;/name); the fingerprints identify the mask and image sets.</p>"
+            + f"{_kv(info, _DETAIL_ORDER)}</details>")
 
 
 def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str, plot: str,
-             run_files: Mapping[int, tuple[str, list[tuple[str, str]]]], rank_by: str) -> str:
+             run_files: Mapping[int, tuple[str, list[_Grid]]], rank_by: str) -> str:
     info = section.info
     columns = shown_columns(rows)
     domains = {metric: _domain(rows, metric) for _, metric, _ in columns}
@@ -347,15 +405,51 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
     return "\n".join(parts)
 
 
-def render_page(board: Leaderboard, *, rank_by: str = "l1", plot_metric: str | None = None) -> list[PageFile]:
-    """Every file of the page (:class:`PageFile`, ``index.html`` last): see the module doc.
+def _local_folders(board: Leaderboard) -> list[Path]:
+    """The local folders a page must not show: the run folders and the folders their runs recorded (mask
+    set, images, a predictions folder)."""
+    folders = [record.folder for record in (*board.runs, *board.left_out)]
+    for record in (*board.runs, *board.left_out):
+        info = record.info
+        recorded = [info[key].get("path") for key in ("dataset", "images") if isinstance(info.get(key), Mapping)]
+        model = info.get("model") if isinstance(info.get("model"), Mapping) else {}
+        if model.get("kind") == "predictions":
+            recorded.append(model.get("spec"))
+        folders += [Path(path) for path in recorded if isinstance(path, str) and Path(path).is_absolute()]
+    return folders
 
-    Args:
-        rank_by: the metric that orders each protocol's ranking (and whose heatmap is open).
-        plot_metric: the metric of the plots (default ``rank_by``).
-    """
+
+def published_board(board: Leaderboard, redactor: PathRedactor | None = None) -> Leaderboard:
+    """``board`` as the page shows it: each run's ``run.json`` (``info``), failure reasons and the notes
+    with the local paths cut (:class:`~benchmark.redact.PathRedactor`, by default one knowing the board's
+    folders, the home and working folders). Figures, fingerprints and hashes are unchanged; ``folder`` still
+    points at the run (read for its grids)."""
+    redactor = redactor or PathRedactor.for_folders(_local_folders(board))
+    notes = list(board.notes)
+    for record in board.left_out:  # "left out NAME (FOLDER, ...)": a relative FOLDER is cut like an absolute one
+        if not record.folder.is_absolute():
+            notes = [note.replace(f"({record.folder}, ", f"({record.folder.absolute()}, ") for note in notes]
+    sections = []
+    for section in board.sections:
+        runs = []
+        for record in section.runs:
+            reasons: dict[str, int] = {}
+            for reason, count in record.reasons.items():
+                key = redactor.text(reason)
+                reasons[key] = reasons.get(key, 0) + count
+            runs.append(replace(record, info=redactor.json(dict(record.info)), reasons=reasons))
+        sections.append(replace(section, mask_protocol=redactor.text(section.mask_protocol), runs=runs))
+    return replace(board, sections=sections, notes=[redactor.text(note) for note in notes], left_out=[])
+
+
+def _render(board: Leaderboard, *, rank_by: str, plot_metric: str | None, thumb_width: int,
+            full_grids: bool) -> tuple[list[PageFile], list[PublishedRun]]:
+    """The page's files (``index.html`` last) and its runs, for :func:`render_page` and :func:`publish_page`."""
+    redactor = PathRedactor.for_folders(_local_folders(board))
+    board = published_board(board, redactor)
     plot_metric = plot_metric or rank_by
     files: list[PageFile] = []
+    listed: list[PublishedRun] = []
     taken: set[str] = set()
     sections, links = [], []
     for section in board.sections:
@@ -363,18 +457,24 @@ def render_page(board: Leaderboard, *, rank_by: str = "l1", plot_metric: str | N
         slug = _slug(section.mask_protocol, taken)
         plot = f"plot_{slug}.png"
         files.append(PageFile(plot, plot_png([(section.mask_protocol, rows)], plot_metric)))
-        run_files: dict[int, tuple[str, list[tuple[str, str]]]] = {}
+        run_files: dict[int, tuple[str, list[_Grid]]] = {}
         run_taken: set[str] = set()
         for row in rows:
             record: RunRecord = row["record"]
             folder = f"runs/{slug}/{_slug(record.folder.name, run_taken)}"
-            files.append(PageFile(f"{folder}/run.json", source=record.folder / "run.json"))
+            listed.append(PublishedRun(record.name, record.folder.name, section.mask_protocol, folder))
+            files.append(PageFile(f"{folder}/run.json", (json.dumps(record.info, indent=2) + "\n").encode("utf-8")))
             grids = []
             for cell in CELLS:
                 grid = record.folder / "samples" / f"grid_{cell.name}.png"
-                if grid.is_file():
-                    files.append(PageFile(f"{folder}/grid_{cell.name}.png", source=grid))
-                    grids.append((cell.name, f"{folder}/grid_{cell.name}.png"))
+                if not grid.is_file():
+                    continue
+                thumb = grid_thumbnail(grid.read_bytes(), what=str(grid), width=thumb_width)
+                files.append(PageFile(f"{folder}/grid_{cell.name}.jpg", thumb.data))
+                full = f"{folder}/grid_{cell.name}.png" if full_grids else None
+                if full is not None:
+                    files.append(PageFile(full, source=grid))
+                grids.append(_Grid(cell.name, f"{folder}/grid_{cell.name}.jpg", thumb.width, thumb.height, full))
             run_files[id(record)] = (folder, grids)
         sections.append(_section(section, rows, slug, plot, run_files, rank_by))
         links.append(f'<a href="#protocol-{_e(slug)}">{_e(section.mask_protocol)}</a>')
@@ -396,7 +496,35 @@ def render_page(board: Leaderboard, *, rank_by: str = "l1", plot_metric: str | N
         f'<footer><h3>Notes</h3><ul class="note">{notes}</ul></footer>' if notes else "",
         f"<script>{_JS}</script>", "</body></html>", ""])
     files.append(PageFile(INDEX, page.encode("utf-8")))
-    return files
+    _check_no_leak(redactor, [(page_file.path, page_file.data) for page_file in files
+                              if page_file.data is not None and not page_file.path.endswith((".png", ".jpg"))])
+    return files, listed
+
+
+def _check_no_leak(redactor: PathRedactor, texts: Iterable[tuple[str, bytes]]) -> None:
+    """ValueError when a text file of the page still shows a known local folder (a last guard: the
+    redaction should have cut every one)."""
+    for path, data in texts:
+        leaks = redactor.leaks(data.decode("utf-8"))
+        if leaks:
+            raise ValueError(f"refusing to publish: the page's {path} would show the local folder {leaks[0]!r}")
+
+
+def render_page(board: Leaderboard, *, rank_by: str = "l1", plot_metric: str | None = None,
+                thumb_width: int = THUMB_WIDTH, full_grids: bool = False) -> list[PageFile]:
+    """Every file of the page (:class:`PageFile`, ``index.html`` last) but ``page.json``: see the module doc.
+
+    Args:
+        rank_by: the metric that orders each protocol's ranking (and whose heatmap is open).
+        plot_metric: the metric of the plots (default ``rank_by``).
+        thumb_width: the largest width of the grid previews in px (>= 16; a narrower grid keeps its size).
+        full_grids: also copy each full-size grid (PNG, byte for byte), linked from its preview.
+
+    Raises:
+        ValueError: a grid cannot be read, ``thumb_width`` < 16, or the page would show a local folder.
+    """
+    return _render(board, rank_by=rank_by, plot_metric=plot_metric, thumb_width=thumb_width,
+                   full_grids=full_grids)[0]
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
@@ -447,16 +575,28 @@ def check_page_folder(board: Leaderboard, out: Path, *, overwrite: bool = False)
 
 
 def publish_page(board: Leaderboard, out: Path, *, rank_by: str = "l1", plot_metric: str | None = None,
-                 overwrite: bool = False) -> Path:
-    """Write the page (:func:`render_page`) into ``out`` (see the module doc); returns ``out/index.html``.
+                 overwrite: bool = False, thumb_width: int = THUMB_WIDTH, full_grids: bool = False) -> Path:
+    """Write the page (:func:`render_page`, same options) into ``out`` (see the module doc); returns
+    ``out/index.html``. ``page.json`` records the runs (:class:`PublishedRun`, no local path), the options
+    and the files.
 
     Raises:
-        ValueError: see :func:`check_page_folder`; FolderBusyError: another process writes ``out``.
+        ValueError: see :func:`check_page_folder` and :func:`render_page`; FolderBusyError: another process
+            writes ``out``.
     """
     out = Path(out)
     check_page_folder(board, out, overwrite=overwrite)
     protected = [record.folder for record in board.runs]
-    files = render_page(board, rank_by=rank_by, plot_metric=plot_metric)
+    files, runs = _render(board, rank_by=rank_by, plot_metric=plot_metric, thumb_width=thumb_width,
+                          full_grids=full_grids)
+    final = json.dumps({
+        "format": PAGE_FORMAT, "state": "complete", "benchmark": __version__, "rank_by": rank_by,
+        "plot_metric": plot_metric or rank_by, "thumb_width": thumb_width, "full_grids": full_grids,
+        "local_paths": "cut to their last folder or file name (\u2026/name); the runs' fingerprints identify "
+                       "their inputs",
+        "runs": [asdict(run) for run in runs], "mask_protocols": sorted({run.mask_protocol for run in runs}),
+        "files": [page_file.path for page_file in files]}, indent=2) + "\n"
+    _check_no_leak(PathRedactor.for_folders(_local_folders(board)), [(PAGE_MARKER, final.encode("utf-8"))])
     with FolderLock(out, purpose="benchmark leaderboard --html"):
         marker = _check_out(out, overwrite=overwrite, protected=protected)
         written = [page_file.path for page_file in files]
@@ -466,11 +606,7 @@ def publish_page(board: Leaderboard, out: Path, *, rank_by: str = "l1", plot_met
                                                          "files": sorted({*earlier, *written})}, indent=2) + "\n")
         for page_file in files:  # index.html last: the old page stays whole until it is replaced
             atomic_write_bytes(out / page_file.path, page_file.content())
-        atomic_write_text(out / PAGE_MARKER, json.dumps({
-            "format": PAGE_FORMAT, "state": "complete", "benchmark": __version__, "rank_by": rank_by,
-            "runs": [str(record.folder.resolve()) for record in board.runs],
-            "mask_protocols": [section.mask_protocol for section in board.sections],
-            "files": written}, indent=2) + "\n")
+        atomic_write_text(out / PAGE_MARKER, final)
         if marker is not None:
             keep = {out / name for name in written}
             for path in _earlier_files(out, marker):

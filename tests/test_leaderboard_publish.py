@@ -10,6 +10,8 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -18,7 +20,7 @@ from benchmark.cli import main
 from benchmark.inpainters import MeanFill
 from benchmark.leaderboard import (LeaderboardError, collect_runs, mask_protocol_of, read_run, section_rows,
                                    write_leaderboard)
-from benchmark.publish import publish_page, render_page
+from benchmark.publish import published_board, publish_page, render_page
 from benchmark.runner import CallableProvider, RunSettings, prepare, score_run
 from inpaint_core.buckets import CELL_NAMES
 
@@ -217,14 +219,21 @@ def test_html_page_holds_everything_and_nothing_external(runs: dict[str, Path], 
     ids = {attrs["id"] for _, attrs in page.tags if "id" in attrs}
     anchors = [link[1:] for link in links if link.startswith("#")]
     assert len(anchors) == 2 + len(board.runs) and set(anchors) <= ids  # protocol links; each model to its details
-    # every run's sample grids are copied byte for byte and shown; its run.json is beside them
+    # every run's sample grids are shown as 384 px previews (grids: 3 tiles of 256 + 4 px frame); full grids left out
+    published = {record.folder: record for record in published_board(board).runs}
     for record in board.runs:
         grids = sorted((record.folder / "samples").glob("grid_*.png"))
         assert len(grids) == (12 if record.folder.parent == runs["a"] else 6) - (record.failures and 3)
+        folder = f"runs/{record.mask_protocol}/{record.folder.name}"  # names already file-safe
         for grid in grids:
-            link = f"runs/{record.mask_protocol}/{record.folder.name}/{grid.name}"  # names already file-safe
-            assert link in links and (site / link).read_bytes() == grid.read_bytes()
-        assert json.loads((site / f"runs/{record.mask_protocol}/{record.folder.name}/run.json").read_text()) == record.info
+            thumb = f"{folder}/{grid.stem}.jpg"
+            assert thumb in links and not (site / folder / grid.name).exists()
+            original, preview = cv2.imread(str(grid)), cv2.imread(str(site / thumb))
+            height = round(original.shape[0] * 384 / 780)
+            assert original.shape[1] == 780 and preview.shape == (height, 384, 3)
+            smaller = cv2.resize(original, (384, height), interpolation=cv2.INTER_AREA)
+            assert np.abs(preview.astype(int) - smaller).mean() < 4  # the grid, downscaled (JPEG error only)
+        assert json.loads((site / folder / "run.json").read_text()) == published[record.folder].info
     # hostile run name: escaped everywhere, never markup
     assert "<img src=x" not in text and HOSTILE not in text
     assert text.count("&lt;img src=x onerror=alert(1)&gt; &amp; &quot;co&quot;") >= 4  # table, heatmaps, details
@@ -295,7 +304,7 @@ def test_page_folder_is_replaced_only_when_it_is_an_earlier_page(runs: dict[str,
     after = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     assert "CNAME" in after and (site / "CNAME").read_text() == "lab.example\n"
     assert not any(name.startswith("runs/") and "grey" in name for name in after)  # protocol A's runs are gone
-    assert len([n for n in after if n.startswith("runs/")]) == 2 * 1 + (6 + 3)  # 2 run.json + grids of B
+    assert len([n for n in after if n.startswith("runs/")]) == 2 * 1 + (6 + 3)  # 2 run.json + previews of B
     assert len(before) > len(after)
     other = tmp_path / "mine"
     other.mkdir()
@@ -377,3 +386,176 @@ def test_one_mask_set_under_two_protocols_is_ranked_apart_with_a_note(runs: dict
     assert [len(s.runs) for s in board.sections] == [1, 1]
     assert len(board.notes) == 1 and "appears under the mask protocols" in board.notes[0]
     assert board.notes[0].startswith(f"mask set {info['dataset']['fingerprint'][:12]} ")
+
+
+# -- what the page publishes: no local path; light; deterministic ------------------------------------------
+
+
+class _KeepPaths:
+    """Stands in for PathRedactor: cuts nothing (the page as it was before paths were cut)."""
+
+    @staticmethod
+    def for_folders(folders, **_):  # noqa: ANN001, ANN205
+        from benchmark.redact import PathRedactor
+
+        class Keep(PathRedactor):
+            def text(self, text: str) -> str:
+                return text
+
+            def leaks(self, text: str) -> list[str]:
+                return []
+
+        return Keep((), ())
+
+
+def _table_cells(text: str) -> list[tuple[str, str]]:
+    """(data-value, text) of every cell of the ranking tables and heatmaps: the leaderboard's numbers."""
+    return [(cell[1].get("data-value", ""), cell[2]) for table in _parse(text).tables
+            if {"sortable", "heat"} & set(table["attrs"].get("class", "").split())
+            for row in table["rows"] for cell in row]
+
+
+def _files(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_published_page_shows_no_local_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs under a home folder (a blank in a folder name, a command line, a plug-in file, a predictions
+    folder, failure reasons and a left-out run quoting files): no file of the page holds tmp_path (as given
+    or resolved), the home folder or the user name, and the numbers are those of the page without cutting."""
+    real_home = Path.home()
+    home = tmp_path / "home" / "alice"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    data = home / "My Data"
+    images = make_images(data)
+    masks = make_mask_dataset(data, cells=("01-10_B", "20-30_N", "40-50_B"))
+    weights = home / "models" / "w.pt"
+
+    def fails_large(pair, image, mask):  # noqa: ANN001, ANN202
+        if mask.mean() > 0.3:
+            raise RuntimeError(f"cannot read {weights}")
+        return image, 0.01
+
+    def fails_all(pair, image, mask):  # noqa: ANN001, ANN202
+        raise OSError(f"no such file: {home / 'gone.pt'}")
+
+    prepared = prepare(RunSettings(masks=masks, images=images, size=512, per_cell=1, seed=0))
+    runs_dir = home / "runs"
+    command = f"python {home}/lama/infer.py --ckpt '{weights}' {{input_dir}} {{output_dir}}"
+    for name, function, model in [
+            ("cmd", _grey, {"kind": "command", "spec": command}),
+            ("plugin", fails_large, {"kind": "python", "spec": f"{home}/models/x.py:Make",
+                                     "weights_sha256": "ab" * 32}),
+            ("preds", _mean, {"kind": "predictions", "spec": str(data / "preds")}),
+            ("dead", fails_all, {"kind": "python", "spec": "dead"})]:
+        score_run(prepared, runs_dir / name, CallableProvider(function), model={"name": name, **model})
+    originals = {p: p.read_bytes() for p in runs_dir.rglob("*") if p.is_file()}
+    site, full = tmp_path / "site", tmp_path / "full"
+    relative = [str(folder.relative_to(tmp_path)) for folder in sorted(runs_dir.iterdir())]  # home/alice/runs/...
+    for out, given in ((site, relative), (full, [str(runs_dir), "--full-grids"])):
+        result = CliRunner().invoke(main, ["leaderboard", *given, "-o", str(tmp_path / "lb.csv"), "--html", str(out)])
+        assert result.exit_code == 0, result.output
+    forbidden = {str(tmp_path), str(tmp_path.resolve()), str(home), "alice"}
+    if len(real_home.parts) > 1:
+        forbidden.add(str(real_home))
+    for out in (site, full):
+        files = _files(out)
+        assert len(files) == 1 + 1 + 1 + 3 * (1 + 3 + (3 if out == full else 0)) - (1 + (out == full))
+        for name, data_bytes in files.items():
+            for text in forbidden:
+                assert text.encode() not in data_bytes, (name, text)
+    assert {p: p.read_bytes() for p in runs_dir.rglob("*") if p.is_file()} == originals  # the runs only read
+    # what still identifies the inputs: the last names and every fingerprint and hash
+    board = collect_runs([runs_dir])
+    for record in board.runs:
+        published = json.loads((site / f"runs/{record.mask_protocol}/{record.folder.name}/run.json").read_text())
+        info = record.info
+        assert published["dataset"] == {**info["dataset"], "path": "\u2026/masks"}
+        assert published["images"] == {**info["images"], "path": "\u2026/images"}
+        assert {key: published[key] for key in info if key not in ("dataset", "images", "model")} == \
+            {key: info[key] for key in info if key not in ("dataset", "images", "model")}
+        assert {key: value for key, value in published["model"].items() if key != "spec"} == \
+            {key: value for key, value in info["model"].items() if key != "spec"}
+    specs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text())["model"]["spec"]
+             for p in site.glob("runs/*/*/run.json")}
+    assert specs == {"cmd": "python \u2026/infer.py --ckpt '\u2026/w.pt' {input_dir} {output_dir}",
+                     "plugin": "\u2026/x.py:Make", "preds": "\u2026/preds"}
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert "cannot read \u2026/w.pt" in text  # the partial run's failure reason
+    assert "left out dead (\u2026/dead, mask protocol" in text and "no such file: \u2026/gone.pt" in text
+    page = json.loads((site / "page.json").read_text())
+    assert sorted(run["run"] for run in page["runs"][:2]) == ["cmd", "preds"] and page["runs"][2]["run"] == "plugin"
+    assert page["full_grids"] is False and page["runs"][2]["folder"] == f"runs/{board.runs[0].mask_protocol}/plugin"
+    # the numbers are those of the page made without cutting the paths (which did show them)
+    monkeypatch.setattr("benchmark.publish.PathRedactor", _KeepPaths)
+    uncut = next(f for f in render_page(board) if f.path == "index.html").data.decode("utf-8")
+    assert str(home) in uncut and uncut != text
+    assert _table_cells(text) == _table_cells(uncut) and len(_table_cells(text)) > 100
+
+
+def test_page_refuses_to_show_a_local_folder_the_cutting_missed(runs: dict[str, Path], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    board = collect_runs([runs["a"]])
+    monkeypatch.setattr("benchmark.publish.published_board", lambda board, redactor=None: board)
+    with pytest.raises(ValueError, match=r"refusing to publish: the page's runs/.*/run\.json would show the "
+                                         r"local folder '/"):
+        publish_page(board, tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_page_is_light_and_byte_identical_when_made_again(runs: dict[str, Path], tmp_path: Path) -> None:
+    board = collect_runs([runs["a"], runs["b"]])
+    grids = {record.folder: sorted((record.folder / "samples").glob("grid_*.png")) for record in board.runs}
+    count = sum(len(found) for found in grids.values())
+    pages = {}
+    for name, options in (("one", {}), ("two", {}), ("full", {"full_grids": True}), ("full2", {"full_grids": True}),
+                          ("small", {"thumb_width": 100})):
+        publish_page(board, tmp_path / name, **options)
+        pages[name] = _files(tmp_path / name)
+    # the same runs and options: the same bytes, file for file (page.json included)
+    assert pages["one"] == pages["two"] and pages["full"] == pages["full2"]
+    light, full = pages["one"], pages["full"]
+    assert sum(name.endswith(".jpg") for name in light) == count and not any(n.startswith("runs/") and
+                                                                              n.endswith(".png") for n in light)
+    # --full-grids: the grids byte for byte beside their previews, each preview a link to its grid
+    page = _parse(full["index.html"].decode("utf-8"))
+    linked = {}
+    for index, (tag, attrs) in enumerate(page.tags):
+        if tag == "img" and attrs["src"].endswith(".jpg"):
+            assert page.tags[index - 1][0] == "a"
+            linked[attrs["src"]] = page.tags[index - 1][1]["href"]
+    assert len(linked) == count and all(href == src.removesuffix(".jpg") + ".png" for src, href in linked.items())
+    for record in board.runs:
+        for grid in grids[record.folder]:
+            assert full[f"runs/{record.mask_protocol}/{record.folder.name}/{grid.name}"] == grid.read_bytes()
+    assert {name: data for name, data in full.items() if not name.endswith((".png", ".html", "page.json"))} == \
+        {name: data for name, data in light.items() if not name.endswith((".png", ".html", "page.json"))}
+    previews = [index for index, (tag, attrs) in enumerate(_parse(light["index.html"].decode()).tags)
+                if tag == "img" and attrs["src"].endswith(".jpg")]
+    assert len(previews) == count and all(_parse(light["index.html"].decode()).tags[i - 1][0] == "figure"
+                                          for i in previews)  # no link to a grid the page left out
+    grid_bytes = sum(p.stat().st_size for found in grids.values() for p in found)
+    jpeg_bytes = sum(len(data) for name, data in light.items() if name.endswith(".jpg"))
+    assert jpeg_bytes * 10 < grid_bytes  # the previews: a quarter of the pixels, JPEG (27x smaller here)
+    # --thumb-width
+    small = _parse(pages["small"]["index.html"].decode("utf-8"))
+    widths = {attrs["width"] for tag, attrs in small.tags if tag == "img" and attrs["src"].endswith(".jpg")}
+    assert widths == {"100"} and all(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[1] == 100
+                                     for name, data in pages["small"].items() if name.endswith(".jpg"))
+    with pytest.raises(ValueError, match="thumbnail width must be an integer >= 16 px, got 8"):
+        render_page(board, thumb_width=8)
+
+
+def test_a_damaged_grid_is_one_clear_error_and_nothing_is_written(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "runs" / "grey"
+    shutil.copytree(runs["a"] / "grey", run)
+    (run / "samples" / "grid_10-20_N.png").write_bytes(b"\x89PNG\r\n\x1a\n damaged")
+    result = CliRunner().invoke(main, ["leaderboard", str(run), "-o", str(tmp_path / "lb.csv"),
+                                       "--html", str(tmp_path / "site")])
+    assert result.exit_code == 1  # the leaderboard (printed, written) first, then the page's one-line error
+    assert result.output.strip().splitlines()[-1] == \
+        f"error: cannot read {str(run / 'samples' / 'grid_10-20_N.png')!r} as an image"
+    assert (tmp_path / "lb.csv").is_file() and not (tmp_path / "site").exists()
