@@ -311,11 +311,23 @@ def test_unreadable_frame_is_reported_and_skips_only_its_pairs(tmp_path: Path,
 
 
 def test_progress_bars_count_pairs_and_stop_at_their_totals(clip_dir: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import re
+    from collections import Counter
 
+    reports: Counter[tuple[str, str]] = Counter()
+    real_report = build_module._PairProgress.report
+
+    def counted(progress: build_module._PairProgress, clip_id: str, event: str) -> None:
+        reports[clip_id, event] += 1
+        real_report(progress, clip_id, event)
+
+    monkeypatch.setattr(build_module._PairProgress, "report", counted)
     options = replace(SMALL_BUILD, per_cell=2)
     build_dataset(clip_dir, tmp_path / "masks", options, workers=2, progress=True)
+    # every frame pair was reported from the worker processes while their clip ran (their state's reporter)
+    assert reports == {("walk_right", "pair"): 6, ("walk_diag.avi", "pair"): 6}
     bars = capsys.readouterr().err.replace("\r", "\n")
     pairs = [(int(n), int(total)) for n, total in re.findall(r"frame pairs:.*?(\d+)/(\d+)", bars)]
     assert pairs[-1] == (12, 12) and all(n <= total for n, total in pairs)  # 2 clips x 6 pairs
