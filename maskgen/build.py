@@ -300,15 +300,12 @@ def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, r
     with _bar(sum(estimates.values()), "frame pairs", "pair", progress) as bar:
         feed = _PairProgress(bar, estimates, done_before=len(results), clips=len(clips))
         with runner.reports(feed.report, tasks=len(todo)) as (report, poll):
-            try:
-                for result in runner.map(_engine_clip_task, todo, context=report, setup=_init_clip_worker,
-                                         on_failure=_clip_failed, poll=poll):
-                    if not result.retry:  # written here, not by the task: only the clips must be shared
-                        save_cached(caches[result.clip_id], result)
-                    results[result.clip_id] = result
-                    feed.complete(result.clip_id, result.pairs)
-            finally:
-                _init_clip_worker(None)  # an in-process run installed the bar's reporter here: let it go
+            for result in runner.map(_engine_clip_task, todo, context=report, setup=_start_clip_worker,
+                                     on_failure=_clip_failed, poll=poll):
+                if not result.retry:  # written here, not by the task: only the clips must be shared
+                    save_cached(caches[result.clip_id], result)
+                results[result.clip_id] = result
+                feed.complete(result.clip_id, result.pairs)
     return results
 
 
@@ -364,14 +361,14 @@ def _json_key(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-_REPORT: Callable[[str, str], None] | None = None  # this process's progress reporter, set by the engine setup
+_Report = Callable[[str, str], None]  # a clip task's progress: report(clip_id, "pair") per frame pair
 
 
-def _clip_task(args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+def _clip_task(report: _Report, args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
     """One clip's raw masks (the driver caches them unless the failure was not the clip's content -- a flow
-    plug-in's exception, an unreadable file: that clip is tried again on the next run)."""
+    plug-in's exception, an unreadable file: that clip is tried again on the next run); each frame pair
+    done is reported to ``report``."""
     clip, options, _ = args
-    report = _REPORT or (lambda clip_id, event: None)
     try:
         with opened(clip) as local:  # a clip under a URL: copied here once, read as a local clip, removed
             try:
@@ -394,9 +391,10 @@ class _ClipRetry(TransientError):
         return str(self.result.error)
 
 
-def _engine_clip_task(report: object, task: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
-    """Engine task: :func:`_clip_task`; a failure that was not the clip's content is raised as transient."""
-    result = _clip_task(task)
+def _engine_clip_task(report: _Report, task: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+    """Engine task: :func:`_clip_task`, reporting to the state the engine hands over (made by
+    :func:`_start_clip_worker`); a failure that was not the clip's content is raised as transient."""
+    result = _clip_task(report, task)
     if result.retry:
         raise _ClipRetry(result)
     return result
@@ -730,27 +728,10 @@ class RawCache:
         return mask
 
 
-_WORKER: ChunkWorker | None = None  # this process's chunk worker, set by the engine setup
-
-
-def _install_chunk_worker(worker: ChunkWorker | None) -> None:
-    """Engine setup: one OpenCV thread, and ``worker`` for the chunk tasks of this process."""
-    global _WORKER
-    if worker is not None:
-        _init_clip_worker()
-    _WORKER = worker
-
-
-def _run_chunk(chunk: Chunk) -> ChunkResult:
-    """One chunk, made by the worker the engine setup installed in this process."""
-    if _WORKER is None:
-        raise RuntimeError("no chunk worker in this process (the engine setup installs it)")
-    return _WORKER.run(chunk)
-
-
-def _engine_chunk_task(_: None, chunk: Chunk) -> ChunkResult:
-    """Engine task: one chunk (see :func:`_run_chunk`)."""
-    return _run_chunk(chunk)
+def _engine_chunk_task(worker: ChunkWorker, chunk: Chunk) -> ChunkResult:
+    """Engine task: one chunk, made by the worker the engine hands over (its state, made by
+    :func:`_start_chunk_worker` from the context)."""
+    return worker.run(chunk)
 
 
 @dataclass
@@ -776,20 +757,17 @@ def _run_rounds(plan: Plan, options: BuildOptions, out: Path, runner: Engine, pr
     that made nothing in a round, even its first, is tried again in the next)."""
     rounds = Rounds({key: CellState(target, exhausted=target == 0) for key, target in plan.targets.items()})
     worker = ChunkWorker.create(plan.pools, options, out)
-    try:
-        with _bar(sum(plan.targets.values()), "masks", "mask", progress) as bar:
-            counter = _MaskCounter(bar, plan.targets)
-            while True:
-                chunks = _next_round(rounds.cells, options.max_slot_factor)
-                if not chunks:
-                    break
-                _run_round(chunks, plan.chunk_dir, runner, worker, rounds.chunks, counter)
-                for key, state in rounds.cells.items():
-                    state.made = min(state.target, counter.made[key])
-                    if state.made >= state.target or state.next_slot >= state.target * options.max_slot_factor:
-                        state.exhausted = True
-    finally:
-        _install_chunk_worker(None)  # in-process runs installed it here: let the pools go
+    with _bar(sum(plan.targets.values()), "masks", "mask", progress) as bar:
+        counter = _MaskCounter(bar, plan.targets)
+        while True:
+            chunks = _next_round(rounds.cells, options.max_slot_factor)
+            if not chunks:
+                break
+            _run_round(chunks, plan.chunk_dir, runner, worker, rounds.chunks, counter)
+            for key, state in rounds.cells.items():
+                state.made = min(state.target, counter.made[key])
+                if state.made >= state.target or state.next_slot >= state.target * options.max_slot_factor:
+                    state.exhausted = True
     return rounds
 
 
@@ -838,7 +816,7 @@ def _run_round(chunks: Sequence[Chunk], chunk_dir: Path, runner: Engine, worker:
             counter.add(saved)
         else:
             todo.append(chunk)
-    for result in runner.map(_engine_chunk_task, todo, context=worker, setup=_install_chunk_worker):
+    for result in runner.map(_engine_chunk_task, todo, context=worker, setup=_start_chunk_worker):
         result.write_masks(worker.out)
         result.save(chunk_dir)
         results[result.chunk] = result
@@ -933,14 +911,34 @@ def _shortfall(key: CellKey, target: int, made: int, failures: Counter[str], tri
 # running tasks
 
 
-def _init_clip_worker(report: Callable[[str, str], None] | None = None) -> None:
-    """Engine setup: one OpenCV thread per worker process (see :func:`_one_opencv_thread`), and where
-    progress goes."""
+# The engine keeps each worker's state and hands it to every task (``function(state, task)``): a setup
+# below makes that state from the context; nothing here is kept in module variables.
+
+
+def _start_clip_worker(report: _Report | None) -> _Report:
+    """Engine setup of the clip tasks (once per worker process; per task on Ray): one OpenCV thread (see
+    :func:`_one_opencv_thread`); the state is where progress goes (``report`` from
+    :meth:`Engine.reports`, ``None`` when reports cannot reach the driver while tasks run)."""
+    _single_opencv_thread()
+    return report if report is not None else _no_report
+
+
+def _no_report(clip_id: str, event: str) -> None:
+    """The reporter of an engine whose tasks cannot report while they run (progress follows results)."""
+
+
+def _start_chunk_worker(worker: ChunkWorker) -> ChunkWorker:
+    """Engine setup of the chunk tasks (once per worker process; per task on Ray): one OpenCV thread; the
+    state is ``worker`` itself (the context, sent once)."""
+    _single_opencv_thread()
+    return worker
+
+
+def _single_opencv_thread() -> None:
+    """One OpenCV thread in this worker (the bytes must not depend on --workers: :func:`_one_opencv_thread`)."""
     import cv2
 
-    global _REPORT
     cv2.setNumThreads(1)
-    _REPORT = report
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -7,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -16,9 +19,11 @@ import maskgen.build as build_module
 from helpers import SMALL_BUILD, dataset_files, manifest_rows
 from maskgen.build import BuildError, build_dataset
 from inpaint_core.buckets import CELLS, cell_of
+from inpaint_core.engines import create_engine
 from inpaint_core.files import sha256_file
 from inpaint_core.maskio import read_mask, read_mask_values
 from maskgen.synthetic import SpriteScene, write_frames
+from maskgen.video import discover_clips
 
 
 @pytest.fixture(scope="module")
@@ -62,26 +67,94 @@ def test_rerun_is_up_to_date_and_other_options_need_overwrite(clip_dir: Path, bu
 
 def test_resume_after_interruption_is_identical(clip_dir: Path, built: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    real_run_chunk = build_module._run_chunk
-    calls = {"n": 0}
+    real_run = build_module.ChunkWorker.run
+    workers: list[weakref.ref] = []  # the worker that ran each chunk
+    stop = {"at": 6}
 
-    def interrupted(chunk):
-        calls["n"] += 1
-        if calls["n"] == 6:
+    def recorded(worker, chunk):
+        workers.append(weakref.ref(worker))
+        if len(workers) == stop["at"]:
             raise KeyboardInterrupt
-        return real_run_chunk(chunk)
+        return real_run(worker, chunk)
 
-    monkeypatch.setattr(build_module, "_run_chunk", interrupted)
+    monkeypatch.setattr(build_module.ChunkWorker, "run", recorded)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(clip_dir, tmp_path / "resumed", SMALL_BUILD, workers=1)
-    assert build_module._WORKER is None  # the in-process chunk worker (and its pools) is let go
+    gc.collect()
+    assert len(workers) == 6 and all(ref() is None for ref in workers)  # the chunk worker and its pools are let go
     assert not (tmp_path / "resumed" / "manifest.csv").exists()
     saved = list((tmp_path / "resumed" / ".maskgen" / "chunks").rglob("*.json"))
     assert len(saved) == 5
-    monkeypatch.setattr(build_module, "_run_chunk", real_run_chunk)
+    stop["at"] = 0
     build_dataset(clip_dir, tmp_path / "resumed", SMALL_BUILD, workers=1)
     assert dataset_files(tmp_path / "resumed") == dataset_files(built)
-    assert build_module._WORKER is None
+    gc.collect()
+    assert len(workers) > 6 and all(ref() is None for ref in workers)
+
+
+class _TaggedWorker:
+    """A stand-in chunk worker: says which worker ran a chunk, and with how many OpenCV threads."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def run(self, chunk: build_module.Chunk) -> tuple[str, build_module.Chunk, int]:
+        import cv2
+
+        return self.tag, chunk, cv2.getNumThreads()
+
+
+@pytest.fixture
+def opencv_threads() -> Iterator[None]:
+    """Two OpenCV threads in this process during the test (a worker setup must bring it to one), then the
+    count from before."""
+    import cv2
+
+    saved = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    yield
+    cv2.setNumThreads(saved)
+
+
+def test_chunk_tasks_run_on_the_worker_the_engine_hands_them(opencv_threads: None) -> None:
+    # two maps in one process, their tasks interleaved: each task gets its own map's worker (a worker kept
+    # in a module variable would be the last one set up), with one OpenCV thread
+    engine = create_engine("local", workers=1)
+    chunks = [build_module.Chunk("test", "0-10_B", start, start + 3) for start in (0, 3, 6)]
+    maps = {tag: engine.map(build_module._engine_chunk_task, chunks, context=_TaggedWorker(tag),
+                            setup=build_module._start_chunk_worker) for tag in ("a", "b")}
+    results = [next(maps[tag]) for _ in chunks for tag in ("a", "b")]
+    assert results == [(tag, chunk, 1) for chunk in chunks for tag in ("a", "b")]
+    assert all(next(results, None) is None for results in maps.values())
+
+
+def test_clip_tasks_report_to_the_reporter_the_engine_hands_them(clip_dir: Path, opencv_threads: None) -> None:
+    import cv2
+
+    clips, _ = discover_clips(clip_dir)
+    engine = create_engine("local", workers=1)
+    events: dict[str, list[tuple[str, str, int]]] = {"a": [], "b": []}
+
+    def reporter(tag: str) -> Callable[[str, str], None]:
+        return lambda clip_id, event: events[tag].append((clip_id, event, cv2.getNumThreads()))
+
+    tasks = [(clip, SMALL_BUILD.extract, clip_dir / "unused.npz") for clip in clips]
+    maps = {tag: engine.map(build_module._engine_clip_task, tasks, context=reporter(tag),
+                            setup=build_module._start_clip_worker) for tag in ("a", "b")}
+    results = {tag: [] for tag in maps}
+    for _ in tasks:
+        for tag in maps:
+            results[tag].append(next(maps[tag]))
+    for tag in maps:
+        pairs = [(result.clip_id, "pair", 1) for result in results[tag] for _ in range(result.pairs)]
+        assert [result.clip_id for result in results[tag]] == [clip.clip_id for clip in clips]
+        assert all(result.error is None and result.pairs > 0 for result in results[tag])
+        assert events[tag] == pairs
+    assert [r.summary() for r in results["a"]] == [r.summary() for r in results["b"]]
+    # no reporter (an engine whose tasks cannot report while they run): the same result, nothing reported
+    reported = {tag: list(tag_events) for tag, tag_events in events.items()}
+    silent, = engine.map(build_module._engine_clip_task, tasks[:1], context=None, setup=build_module._start_clip_worker)
+    assert silent.summary() == results["a"][0].summary() and events == reported
 
 
 def test_kill_9_then_resume_is_identical(clip_dir: Path, built: Path, tmp_path: Path) -> None:

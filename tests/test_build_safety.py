@@ -63,16 +63,16 @@ def built(clip_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
-    real = build_module._run_chunk
+    real = build_module.ChunkWorker.run
     calls = {"n": 0}
 
-    def interrupted(chunk: build_module.Chunk) -> build_module.ChunkResult:
+    def interrupted(worker: build_module.ChunkWorker, chunk: build_module.Chunk) -> build_module.ChunkResult:
         calls["n"] += 1
         if calls["n"] > chunks:
             raise KeyboardInterrupt
-        return real(chunk)
+        return real(worker, chunk)
 
-    monkeypatch.setattr(build_module, "_run_chunk", interrupted)
+    monkeypatch.setattr(build_module.ChunkWorker, "run", interrupted)
 
 
 def test_overwrite_after_an_interrupted_build_starts_afresh(clip_dir: Path, built: Path, tmp_path: Path,
@@ -193,14 +193,14 @@ def test_content_failure_is_cached_and_a_rerun_is_up_to_date(clip_dir: Path, tmp
 
 def test_cell_that_makes_nothing_in_its_first_round_is_tried_again(clip_dir: Path, built: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    real = build_module._run_chunk
+    real = build_module.ChunkWorker.run
 
-    def first_round_empty(chunk: build_module.Chunk) -> build_module.ChunkResult:
+    def first_round_empty(worker: build_module.ChunkWorker, chunk: build_module.Chunk) -> build_module.ChunkResult:
         if chunk.cell == "20-30_N" and chunk.start == 0:  # every slot of its first round fails
             return build_module.ChunkResult(chunk, [], {"too-small": chunk.stop - chunk.start})
-        return real(chunk)
+        return real(worker, chunk)
 
-    monkeypatch.setattr(build_module, "_run_chunk", first_round_empty)
+    monkeypatch.setattr(build_module.ChunkWorker, "run", first_round_empty)
     result = build_dataset(clip_dir, tmp_path / "masks", SMALL_BUILD)
     assert result.info["counts"]["test"]["20-30_N"] == 3 and result.info["shortfalls"] == []
     slots = sorted(row.slot for row in result.rows if row.split == "test" and row.cell == "20-30_N")
@@ -311,11 +311,23 @@ def test_unreadable_frame_is_reported_and_skips_only_its_pairs(tmp_path: Path,
 
 
 def test_progress_bars_count_pairs_and_stop_at_their_totals(clip_dir: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import re
+    from collections import Counter
 
+    reports: Counter[tuple[str, str]] = Counter()
+    real_report = build_module._PairProgress.report
+
+    def counted(progress: build_module._PairProgress, clip_id: str, event: str) -> None:
+        reports[clip_id, event] += 1
+        real_report(progress, clip_id, event)
+
+    monkeypatch.setattr(build_module._PairProgress, "report", counted)
     options = replace(SMALL_BUILD, per_cell=2)
     build_dataset(clip_dir, tmp_path / "masks", options, workers=2, progress=True)
+    # every frame pair was reported from the worker processes while their clip ran (their state's reporter)
+    assert reports == {("walk_right", "pair"): 6, ("walk_diag.avi", "pair"): 6}
     bars = capsys.readouterr().err.replace("\r", "\n")
     pairs = [(int(n), int(total)) for n, total in re.findall(r"frame pairs:.*?(\d+)/(\d+)", bars)]
     assert pairs[-1] == (12, 12) and all(n <= total for n, total in pairs)  # 2 clips x 6 pairs

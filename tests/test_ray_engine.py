@@ -101,16 +101,16 @@ def test_ray_build_is_byte_identical_retries_and_resumes(ray_instance, clip_dir:
     assert _bar_ends(bars, "frame pairs") == (12, 12) and _bar_ends(bars, "masks") == (40, 40)
     assert build_dataset(clip_dir, out, options, engine="ray").up_to_date
     # an interrupted local build finished on Ray: the chunks saved by the first run are kept
-    real = build_module._run_chunk
+    real = build_module.ChunkWorker.run
     calls = {"n": 0}
 
-    def interrupted(chunk: build_module.Chunk) -> build_module.ChunkResult:
+    def interrupted(worker: build_module.ChunkWorker, chunk: build_module.Chunk) -> build_module.ChunkResult:
         calls["n"] += 1
         if calls["n"] > 5:
             raise KeyboardInterrupt
-        return real(chunk)
+        return real(worker, chunk)
 
-    monkeypatch.setattr(build_module, "_run_chunk", interrupted)
+    monkeypatch.setattr(build_module.ChunkWorker, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(clip_dir, tmp_path / "resumed", options, workers=1)
     monkeypatch.undo()
