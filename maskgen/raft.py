@@ -496,8 +496,9 @@ class RaftFlow:
         variant: ``"large"`` or ``"small"``.
         weights: path of a torchvision-format state dict (``Raft_Large_Weights`` / ``Raft_Small_Weights``).
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        iterations: recurrent flow updates, 12 by default as in torchvision (see ``scripts/bench_raft.py``
-            for what more cost).
+        iterations: recurrent flow updates; 12 by default, torchvision's default. RAFT's authors evaluate
+            Sintel with 32; on the CPU the updates take two thirds to three quarters of the time at 12, so 32
+            cost 2.1 to 2.3 times as much (``scripts/bench_raft.py``).
         threads: torch CPU threads during a flow computation (the process's count is restored afterwards).
             torch's CPU kernels change the last bits of the flow with the thread count, so it is fixed, 1 by
             default like OpenCV's in a build (``--workers`` gives more cores): a dataset's bytes then depend
