@@ -309,19 +309,20 @@ def test_without_torch_raft_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch,
 @needs_torch
 def test_a_build_runs_raft_in_its_workers_with_the_weights_file(weights: dict[str, Path], tmp_path: Path) -> None:
     """``--flow raft-small --flow-weights`` through the CLI, 2 worker processes (the flow is pickled and rebuilt
-    there). Random weights give no occlusion, so the clip ends as 'no motion' after its 4 frame pairs ran
+    there). Random weights give no occlusion, so each clip ends as 'no motion' after its 4 frame pairs ran
     through RAFT: a flow failure would read 'ValueError: ...' instead."""
     from click.testing import CliRunner
 
     from maskgen.cli import main
     from maskgen.synthetic import SpriteScene, write_frames
 
-    write_frames(SpriteScene(height=128, width=160, sprite=(40, 30, 40, 50), frames=5).render(),
-                 tmp_path / "clips" / "sprite")
+    for name in ("a", "b"):  # two clips: a pool of 2 spawned workers (one clip would run in this process)
+        write_frames(SpriteScene(height=128, width=160, sprite=(40, 30, 40, 50), frames=5).render(),
+                     tmp_path / "clips" / name)
     result = CliRunner().invoke(main, ["build", "--video-dir", str(tmp_path / "clips"), "--out", str(tmp_path / "o"),
                                        "--flow", "raft-small", "--flow-weights", str(weights["small"]), "--stride",
                                        "1", "--workers", "2", "--quiet"])
     assert result.exit_code == 1
+    no_motion = "no motion: none of 4 frame pairs gave an occlusion mask covering at least 0.2% of the frame"
     assert result.output.strip().splitlines() == [
-        f"error: no usable clip under {str(tmp_path / 'clips')!r}: sprite: no motion: none of 4 frame pairs gave "
-        "an occlusion mask covering at least 0.2% of the frame"]
+        f"error: no usable clip under {str(tmp_path / 'clips')!r}: a: {no_motion}; b: {no_motion}"]
