@@ -313,10 +313,6 @@ class CorrelationPyramid:
         self.offsets = torch.stack(torch.meshgrid(side, side, indexing="ij"), dim=-1).to(fmap1.device)
         self.offsets = self.offsets.view(1, 2 * radius + 1, 2 * radius + 1, 2)
 
-    @property
-    def channels(self) -> int:
-        return len(self.levels) * (2 * self.radius + 1) ** 2
-
     def lookup(self, coords: torch.Tensor) -> torch.Tensor:
         """Correlation features (B, levels * (2r+1)^2, h, w) around ``coords`` (B, 2, h, w), pixels at 1/8."""
         batch, _, height, width = coords.shape
