@@ -24,13 +24,17 @@ except ImportError:  # the base install: only the tests that need no torch run
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
-def _frames(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _reference_script():
     sys.path.insert(0, str(SCRIPTS))
     try:
-        from raft_reference import reference_frames
+        import raft_reference
     finally:
         sys.path.remove(str(SCRIPTS))
-    return reference_frames(height, width, seed)
+    return raft_reference
+
+
+def _frames(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return _reference_script().reference_frames(height, width, seed)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,8 @@ def test_flow_equals_torchvisions_for_the_same_weights(variant: str, weights: di
 
 @needs_torch
 def test_flow_equals_torchvision_live_when_it_imports(weights: dict[str, Path]) -> None:
-    try:
+    try:  # as scripts/raft_reference.py does: also where only torchvision's compiled operators fail to load
+        _reference_script().import_torchvision()
         from torchvision.models.optical_flow import raft_small
         from torchvision.transforms._presets import OpticalFlow
     except Exception as error:  # noqa: BLE001 - absent, or its CUDA build beside the CPU torch (RuntimeError)
