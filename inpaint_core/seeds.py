@@ -21,6 +21,7 @@ stream                        entropy                           draws
 ``FAMILY_SLOT``               seed, 20221013, protocol, slot    one slot of a random mask family (maskgen generate)
 ``BOOTSTRAP``                 seed, 1000033, group, n           bootstrap resamples of a group's n values
 ``KID_SUBSETS``               seed, 1000037, group, n           KID's subsets of a group's n feature pairs
+``RANDOM_WEIGHTS``            seed, 20200326                    stand-in network weights (tests, timing)
 ============================  ================================  ==============================================
 """
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Stream(Enum):
     FAMILY_SLOT = _Salts(prefix=(20221013,))
     BOOTSTRAP = _Salts(prefix=(1_000_033,))
     KID_SUBSETS = _Salts(prefix=(1_000_037,))
+    RANDOM_WEIGHTS = _Salts(prefix=(20_200_326,))
 
 
 def entropy(seed: int, stream: Stream, *keys: int) -> list[int]:

@@ -96,14 +96,13 @@ def build(context: click.Context, video_dir: Path | str, out: Path, workers: int
         workers = None  # the whole cluster
 
     from .build import build_dataset
-    from .flow import create_flow
 
-    create_flow(params["flow"])  # fail fast on an unknown or broken flow method
     options = options_from(
         BuildOptions, params,
         extract=options_from(ExtractOptions, params, occlusion=options_from(OcclusionOptions, params)),
         augment=options_from(AugmentOptions, params),
     )
+    options.extract.make_flow()  # fail fast on an unknown or broken flow method, or weights it cannot take
     started = time.perf_counter()
     result = build_dataset(video_dir, out, options, workers=workers, overwrite=overwrite, progress=not quiet,
                            engine=engine, address=ray_address)

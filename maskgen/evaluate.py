@@ -10,7 +10,7 @@ import numpy as np
 from inpaint_core.conventions import binarize
 
 from .extract import ExtractOptions
-from .flow import create_flow, forward_backward
+from .flow import forward_backward
 from .occlusion import OcclusionOptions, occlusion_and_disocclusion
 from .video import resize_frame, working_shape
 
@@ -78,7 +78,7 @@ def evaluate_case_variants(case: SintelCase, options: ExtractOptions,
     height, width = truth.shape
     work = working_shape(height, width, options.work_size)
     frames = [resize_frame(frame, work) for frame in frames]
-    forward, backward = forward_backward(create_flow(options.flow), frames[0], frames[1])
+    forward, backward = forward_backward(options.make_flow(), frames[0], frames[1])
     scores = []
     for occlusion in variants:
         occluded, _ = occlusion_and_disocclusion(forward, backward, occlusion, frame_a=frames[0], frame_b=frames[1])

@@ -14,9 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from .flow import create_flow, forward_backward
+from .flow import FlowMethod, create_flow, forward_backward
 from inpaint_core.cli import cli_help
-from inpaint_core.files import atomic_write_bytes
+from inpaint_core.files import atomic_write_bytes, sha256_file
 from inpaint_core.maskio import encode_mask_png
 from .occlusion import OcclusionOptions, occlusion_and_disocclusion
 from .video import Clip, ClipError, iter_frames
@@ -41,9 +41,18 @@ class ExtractOptions:
             (too little motion; or a cut / flow failure covering most of the frame).
         dedupe_iou: a raw mask whose IoU with the last kept mask of the same kind (occlusion or
             disocclusion) of the clip reaches this value is a near-duplicate and is dropped.
+        flow_weights: weights file of the flow method (its ``weights`` option), made absolute; ``None`` for
+            methods without learned weights.
+        flow_weights_sha256: the file's sha256, computed when not given. It is part of the options, so of
+            the recorded options and of the cache keys: a changed file is never mistaken for the old one, and
+            a worker refuses a file whose content no longer matches (:meth:`make_flow`).
     """
 
     flow: str = field(default="dis", metadata=cli_help("Flow method: a name from 'maskgen flows' or module:factory."))
+    flow_weights: str | None = field(default=None, metadata=cli_help(
+        "Weights file of a learned flow method (raft-large, raft-small: torchvision's RAFT files); "
+        "recorded with its sha256."))
+    flow_weights_sha256: str | None = None
     work_size: int = field(default=1024, metadata=cli_help("Longer frame side for flow (never upscaled)."))
     step: int = field(default=1, metadata=cli_help("Frame gap k of a pair (t, t+k)."))
     stride: int = field(default=4, metadata=cli_help("Frames between the starts of consecutive pairs."))
@@ -61,9 +70,45 @@ class ExtractOptions:
             raise ValueError(f"max_pairs must be >= 0, got {self.max_pairs}")
         if not 0 <= self.min_ratio < self.max_ratio <= 1:
             raise ValueError(f"need 0 <= min_ratio < max_ratio <= 1, got {self.min_ratio}, {self.max_ratio}")
+        if self.flow_weights is None:
+            if self.flow_weights_sha256 is not None:
+                raise ValueError("flow_weights_sha256 is given without flow_weights")
+            return
+        path = Path(self.flow_weights).expanduser().absolute()
+        if not path.is_file():
+            raise ValueError(f"flow weights file (--flow-weights) {self.flow_weights!r} "
+                             f"{'is not a file' if path.exists() else 'does not exist'}")
+        object.__setattr__(self, "flow_weights", str(path))
+        if self.flow_weights_sha256 is None:
+            object.__setattr__(self, "flow_weights_sha256", sha256_file(path))
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def make_flow(self) -> FlowMethod:
+        """The flow method, given ``flow_weights`` as its ``weights`` option when set.
+
+        Raises:
+            ValueError: the method takes no weights (or does not report ``weights_sha256``, the sha256 of
+                what it loaded), or the file's content is no longer the one these options recorded.
+        """
+        if self.flow_weights is None:
+            return create_flow(self.flow)
+        refusal = (f"flow method {self.flow!r} takes no weights file (--flow-weights is for learned methods: "
+                   "raft-large, raft-small)")
+        try:
+            method = create_flow(self.flow, weights=self.flow_weights)
+        except ValueError as error:
+            if str(error).endswith("does not take the option 'weights'"):
+                raise ValueError(refusal) from None
+            raise
+        loaded = getattr(method, "weights_sha256", None)
+        if not loaded:
+            raise ValueError(refusal + " (a method that loads weights sets weights_sha256 to the sha256 of the file)")
+        if loaded != self.flow_weights_sha256:
+            raise ValueError(f"flow weights file {self.flow_weights!r} changed: sha256 {loaded}, these options "
+                             f"were made with {self.flow_weights_sha256}")
+        return method
 
 
 @dataclass(frozen=True)
@@ -146,7 +191,7 @@ def extract_clip(clip: Clip, options: ExtractOptions, *, sha256: str = "",
 
 
 def _extract_into(result: ClipMasks, clip: Clip, options: ExtractOptions, on_pair: Callable[[], None]) -> None:
-    flow = create_flow(options.flow)
+    flow = options.make_flow()
     recent: dict[int, np.ndarray | None] = {}
     last_kept: dict[str, np.ndarray] = {}
     dropped = {"small": 0, "large": 0, "duplicate": 0}

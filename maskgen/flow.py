@@ -11,16 +11,22 @@ Built-in methods (see :func:`list_flows`):
 * ``dis-medium``, ``dis-fast``: the stock OpenCV presets.
 * ``farneback``: Farneback's polynomial-expansion flow (base OpenCV).
 * ``deepflow``: DeepFlow (Weinzaepfel et al., ICCV 2013); needs ``opencv-contrib`` (``cv2.optflow``).
+* ``raft-large``, ``raft-small``: RAFT (Teed & Deng, ECCV 2020), defined in :mod:`maskgen.raft` (torch, no
+  torchvision); they need torchvision's published weights, given as ``weights=PATH`` (``--flow-weights``):
+  nothing is downloaded, and the default (``dis``) works offline and without torch.
 
 Third-party methods plug in three ways, mirroring timm's model registry:
 :func:`register_flow` in your own code, an installed package exposing a factory in the entry-point
 group ``maskgen.flows``, or a ``"package.module:factory"`` / ``"path/to/file.py:factory"`` spec given to
 :func:`create_flow` (and so to ``maskgen build --flow``). A factory takes keyword options and returns an
 object with ``name`` and ``__call__(frame_a, frame_b) -> flow``; an optional
-``pair(frame_a, frame_b) -> (forward, backward)`` lets a GPU method batch both directions.
+``pair(frame_a, frame_b) -> (forward, backward)`` lets a GPU method batch both directions. A method that
+loads learned weights takes them as the ``weights`` option (a file path) and sets ``weights_sha256`` to the
+sha256 of the file it loaded, which the build records (``maskgen build --flow-weights``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -74,9 +80,16 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
         **options: keyword options passed to the factory.
 
     Raises:
-        ValueError: unknown name, or a spec that cannot be imported.
+        ValueError: unknown name, a spec that cannot be imported, or an option the method does not take.
     """
-    return _REGISTRY.resolve(spec)(**options)
+    factory = _REGISTRY.resolve(spec)
+    try:
+        return factory(**options)
+    except TypeError as error:
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unexpected is None or unexpected.group(1) not in options:
+            raise
+        raise ValueError(f"flow method {spec!r} does not take the option {unexpected.group(1)!r}") from None
 
 
 def forward_backward(method: FlowMethod, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,3 +245,29 @@ class DeepFlow:
 @register_flow("deepflow")
 def _create_deepflow(**options: Any) -> DeepFlow:
     return DeepFlow(**options)
+
+
+def _create_raft(variant: str, options: dict[str, Any]) -> FlowMethod:
+    """RAFT-``variant`` (see :class:`maskgen.raft.RaftFlow` for the options); torch is imported only here."""
+    if options.get("weights") in (None, ""):
+        from .raft_weights import missing_weights_message
+
+        raise ValueError(missing_weights_message(variant))
+    try:
+        from .raft import RaftFlow
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise ValueError(f"flow method 'raft-{variant}' needs torch, which is not installed (install the "
+                         "[torch] extra: pip install 'inpaint-masks-toolkit[torch]')") from None
+    return RaftFlow(variant=variant, **options)
+
+
+@register_flow("raft-large")
+def _create_raft_large(**options: Any) -> FlowMethod:
+    return _create_raft("large", options)
+
+
+@register_flow("raft-small")
+def _create_raft_small(**options: Any) -> FlowMethod:
+    return _create_raft("small", options)

@@ -2,6 +2,10 @@
 """Occlusion F1 and IoU of maskgen's pipeline on MPI-Sintel ground truth: per case, both passes, means.
 
     python scripts/eval_occlusion_sintel.py [--data DIR] [--held-out DIR ...] [--flow dis] [--pass final --pass clean]
+        [--flow raft-large --flow-weights raft_large_C_T_V2-1bb1363a.pth]
+
+With RAFT, give weights not trained on Sintel (torchvision's ``C_T`` files, FlyingChairs + FlyingThings3D):
+the default ``C_T_SKHT`` files were fine-tuned on the Sintel training scenes these cases come from.
 
 ``--data`` (default ../shared/data/flow_gt/sintel) holds the cases the tests use (tests/test_sintel.py);
 each ``--held-out`` folder (same layout: ``<scene>/gt/occlusions/frame_T.png``, ``<scene>/<pass>/frame_T.png``)
@@ -34,7 +38,9 @@ def main() -> int:
                         help="the Sintel cases the tests use")
     parser.add_argument("--held-out", type=Path, action="append", default=[],
                         help="a folder of Sintel cases the tests do not use (repeatable)")
-    parser.add_argument("--flow", default="dis")
+    parser.add_argument("--flow", default="dis", help="flow method (maskgen flows)")
+    parser.add_argument("--flow-weights", default=None,
+                        help="weights file of a learned flow method (raft-large, raft-small: torchvision's files)")
     parser.add_argument("--pass", dest="passes", action="append", choices=["final", "clean"],
                         help="render pass (repeatable; default: final and clean)")
     parser.add_argument("--work-size", type=int, default=ExtractOptions().work_size)
@@ -58,8 +64,14 @@ def main() -> int:
     if not cases:
         print(f"error: no Sintel case under {args.data} {' '.join(map(str, args.held_out))}", file=sys.stderr)
         return 1
-    options = replace(ExtractOptions(), flow=args.flow, work_size=args.work_size)
-    print(f"flow={args.flow} work_size={args.work_size} passes={','.join(passes)}")
+    try:
+        options = replace(ExtractOptions(), flow=args.flow, flow_weights=args.flow_weights, work_size=args.work_size)
+        options.make_flow()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    weights = f" weights={options.flow_weights} (sha256 {options.flow_weights_sha256})" if args.flow_weights else ""
+    print(f"flow={args.flow}{weights} work_size={args.work_size} passes={','.join(passes)}")
     header = "".join(f"{name:>9}" for name in variants)
     print(f"{'set':<11}{'pass':<7}{'case':<17}{header}{'IoU':>7}{'seconds':>9}")
     rows = []
