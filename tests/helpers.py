@@ -18,3 +18,14 @@ def dataset_files(folder: Path) -> dict[str, bytes]:
 def manifest_rows(folder: Path) -> list[dict[str, str]]:
     """The rows of a dataset's manifest.csv as strings, in file order."""
     return [record.to_row() for record in Dataset(folder).records()]
+
+
+# a flow plug-in file (``file.py:make``) whose method returns zero flow and takes no weights
+ZERO_FLOW_PLUGIN = (
+    "import numpy as np\n"
+    "class Zero:\n"
+    "    name = 'zero'\n"
+    "    def __call__(self, a, b):\n"
+    "        return np.zeros(a.shape[:2] + (2,), np.float32)\n"
+    "def make(**options):\n"
+    "    return Zero()\n")

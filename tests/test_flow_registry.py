@@ -7,6 +7,8 @@ import pytest
 
 from maskgen.flow import create_flow, forward_backward, list_flows, register_flow
 
+from helpers import ZERO_FLOW_PLUGIN
+
 
 def test_builtin_flows_are_listed() -> None:
     assert {"dis", "dis-medium", "dis-fast", "farneback", "deepflow"} <= set(list_flows())
@@ -24,14 +26,7 @@ def test_register_twice_is_refused() -> None:
 
 def test_flow_plugin_from_a_file(tmp_path: Path) -> None:
     plugin = tmp_path / "zero_flow.py"
-    plugin.write_text(
-        "import numpy as np\n"
-        "class Zero:\n"
-        "    name = 'zero'\n"
-        "    def __call__(self, a, b):\n"
-        "        return np.zeros(a.shape[:2] + (2,), np.float32)\n"
-        "def make(**options):\n"
-        "    return Zero()\n")
+    plugin.write_text(ZERO_FLOW_PLUGIN)
     method = create_flow(f"{plugin}:make")
     frame = np.zeros((6, 8, 3), dtype=np.uint8)
     forward, backward = forward_backward(method, frame, frame)

@@ -14,6 +14,8 @@ import pytest
 from maskgen.extract import ExtractOptions
 from maskgen.flow import create_flow, list_flows
 
+from helpers import ZERO_FLOW_PLUGIN
+
 DATA = Path(__file__).resolve().parent / "data"
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -274,13 +276,7 @@ def test_a_flow_without_weights_refuses_flow_weights(flow: str, tmp_path: Path) 
 
 def test_a_plugin_that_ignores_weights_is_refused(tmp_path: Path) -> None:
     plugin = tmp_path / "lax.py"
-    plugin.write_text("import numpy as np\n"
-                      "class Zero:\n"
-                      "    name = 'zero'\n"
-                      "    def __call__(self, a, b):\n"
-                      "        return np.zeros(a.shape[:2] + (2,), np.float32)\n"
-                      "def make(**options):\n"
-                      "    return Zero()\n")
+    plugin.write_text(ZERO_FLOW_PLUGIN)
     path = tmp_path / "w.pth"
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match="takes no weights file .* sets weights_sha256 to the sha256 of the file"):
