@@ -223,15 +223,13 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
             something else (with it); FolderBusyError: another process writes ``out``.
     """
     out = Path(out)
-    checked = _check_import(Path(source), out, layout, polarity, block_size, protocol)
+    checked = _check_import(Path(source), out, layout, polarity, block_size, protocol, border_margin)
     with FolderLock(out, purpose="maskgen import"):
         _clear_output(out, overwrite=overwrite, markers=DATASET_MARKERS, protected=[checked.folder],
                       what="maskgen dataset", refuse_any=False)
         detected = detect_polarity(_white_fractions(checked)) if polarity == "auto" else polarity
         atomic_write_text(out / IMPORT_MARKER, json.dumps({"imported_from": str(checked.folder.resolve()),
                                                            "started": time.time()}) + "\n")
-        if border_margin is not None and border_margin < 1:
-            raise ValueError(f"border_margin must be >= 1, got {border_margin}")
         imported = _write_masks(checked, detected, out, border_margin)
         if checked.source_hashes is not None and tuple(imported.source_sha256) != checked.source_hashes:
             raise LayoutError(f"files under {str(checked.folder)!r} changed during the import; import again "
@@ -285,9 +283,11 @@ def _drop_import_marker(out: Path) -> None:
 
 
 def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,
-                  protocol: str | None = None) -> _ImportSource:
+                  protocol: str | None = None, border_margin: int | None = None) -> _ImportSource:
     """The mask files of ``source``, their layout and (nvidia layout) NVIDIA check and mask protocol.
-    ValueError on bad input or an ``out`` inside ``source``."""
+    ValueError on bad input or an ``out`` inside ``source`` (checked before ``out`` is touched)."""
+    if border_margin is not None and border_margin < 1:
+        raise ValueError(f"border_margin must be >= 1, got {border_margin}")
     if not source.is_dir():
         raise LayoutError(f"mask folder {str(source)!r} does not exist or is not a folder")
     if layout not in ("auto", "nvidia", "folder"):

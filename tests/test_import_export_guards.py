@@ -110,6 +110,14 @@ def test_import_overwrite_replaces_a_dataset_entirely(dataset: Path) -> None:
     assert not (dataset / "train").exists() and not (dataset / ".maskgen").exists()
 
 
+def test_bad_border_margin_leaves_the_dataset_alone(dataset: Path) -> None:
+    before = snapshot(dataset)
+    for margin in (0, -5):
+        with pytest.raises(ValueError, match="border_margin must be >= 1"):
+            import_masks(dataset.parent / "mask_source", dataset, overwrite=True, border_margin=margin)
+    assert snapshot(dataset) == before
+
+
 def test_interrupted_import_can_be_overwritten(dataset: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     source = dataset.parent / "mask_source"
