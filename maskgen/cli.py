@@ -208,7 +208,7 @@ def stats(folder: Path, reference: Path | None, png: Path | None, sample: int, p
     if reference is None:
         if png is not None:
             raise click.UsageError("--png draws the comparison: it needs --vs")
-        result = dataset_stats(folder, sample=sample, polarity=polarity)
+        result = dataset_stats(folder, sample=sample, polarity=polarity, border_margin=border_margin)
         click.echo(json.dumps(result, indent=2) if as_json else format_stats(result))
         return
     ours = measure_mask_set(folder, sample=sample, polarity=polarity, border_margin=border_margin)

@@ -272,15 +272,17 @@ def likeness_png(ours: MaskSet, reference: MaskSet, result: Likeness, *,
     return buffer.getvalue()
 
 
-def dataset_stats(folder: str | Path, *, sample: int = 0, polarity: str = "auto") -> dict[str, object]:
-    """Per-group (cell, ``train``, ``unbinned``) counts and shape statistics of one mask set.
+def dataset_stats(folder: str | Path, *, sample: int = 0, polarity: str = "auto",
+                  border_margin: int | None = None) -> dict[str, object]:
+    """Per-group (cell, ``train``, ``unbinned``) counts and shape statistics of one mask set
+    (``sample``, ``polarity``, ``border_margin``: see :func:`measure_mask_set`).
 
     Returns:
         ``{"groups": {name: {"count", "measured", "ratio_mean", "components_mean", "components_median",
         "stroke_width_median", "thickness_median"}}, "polarity": ..., "border_margin": ...}``; shapes are
         measured on test cells only (``measured`` is 0 for ``train`` and ``unbinned``).
     """
-    measured = measure_mask_set(folder, sample=sample, polarity=polarity)
+    measured = measure_mask_set(folder, sample=sample, polarity=polarity, border_margin=border_margin)
     groups: dict[str, dict[str, float]] = {}
     for name, count in measured.counts.items():
         shapes = measured.shapes.get(name, [])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from inpaint_core.maskio import write_mask
 from inpaint_core.shape import component_count, mask_shape, stroke_width, thickness
 from maskgen.augment import dilate
 from maskgen.cli import main
-from maskgen.stats import MaskSet, likeness, measure_mask_set, normalised_wasserstein
+from maskgen.stats import MaskSet, dataset_stats, likeness, measure_mask_set, normalised_wasserstein
 
 
 def test_components_and_stroke_width_of_bands() -> None:
@@ -146,3 +147,19 @@ def test_bins_missing_from_both_sets_cannot_be_compared(tmp_path: Path) -> None:
     empty = MaskSet(tmp_path, "hole-white")
     with pytest.raises(ValueError, match="share no hole-ratio bin"):
         likeness(empty, empty)
+
+
+def test_stats_border_margin_without_vs(tmp_path: Path) -> None:
+    folder = tmp_path / "square"
+    folder.mkdir()
+    mask = np.zeros((256, 256), dtype=bool)
+    mask[40:80, 40:80] = True  # 2.4 % hole, 40 px from the edges: B at the default 25 px, N at 50 px
+    write_mask(folder / "000.png", mask)
+    default = CliRunner().invoke(main, ["stats", str(folder), "--json"])
+    assert default.exit_code == 0, default.output
+    assert json.loads(default.output)["border_margin"] == 25 and "01-10_B" in json.loads(default.output)["groups"]
+    wide = CliRunner().invoke(main, ["stats", str(folder), "--border-margin", "50", "--json"])
+    assert wide.exit_code == 0, wide.output
+    result = json.loads(wide.output)
+    assert result["border_margin"] == 50 and list(result["groups"]) == ["01-10_N"]
+    assert dataset_stats(folder, border_margin=50)["groups"].keys() == {"01-10_N"}
