@@ -14,6 +14,7 @@ from .augment import AugmentOptions
 from .build import BuildOptions
 from .extract import ExtractOptions
 from .occlusion import OcclusionOptions
+from .verify import DEFAULT_HASH_THREADS
 
 __all__ = ["main"]
 
@@ -241,7 +242,7 @@ def flows() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, every name listed.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1),
               help="Names listed per class of file in the text report.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+@click.option("--threads", default=DEFAULT_HASH_THREADS, show_default=True, type=click.IntRange(1, 64),
               help="Files hashed side by side.")
 def verify_nvidia_command(folder: Path, subset_ok: bool, as_json: bool, limit: int, threads: int) -> None:
     """Check a copy of NVIDIA's 12,000 test masks against the sha256 of every released file.

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from inpaint_core.buckets import CELLS, Cell, border_margin_for, cell_of, cell_rank
+from inpaint_core.buckets import CELLS, border_margin_for, cell_of, cell_rank
 from inpaint_core.conventions import binarize, white_fraction
 from inpaint_core.dataset import (DATASET_FORMAT, MASK_PROTOCOL_KEY, NVIDIA_TEST_PROTOCOL, Dataset, MaskRecord,
                                    check_mask_protocol)
@@ -25,7 +25,7 @@ from inpaint_core.files import atomic_write_bytes, atomic_write_text, natural_ke
 from inpaint_core.maskio import decode_mask_values, list_mask_files, read_mask_values, write_mask
 from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, check_not_inside, remove_contents
 
-from .verify import NVIDIA_BLOCK_SIZE, NvidiaReport, ReleasedSet, classify, hash_files
+from .verify import NVIDIA_BLOCK_SIZE, NvidiaReport, ReleasedSet, classify, hash_files, nvidia_cell
 from .writer import DATASET_MARKERS, EXPORT_MARKERS, finish_dataset
 
 __all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "LayoutError"]
@@ -42,14 +42,6 @@ RESERVED_PROTOCOL_PREFIXES = (NVIDIA_TEST_PROTOCOL, "maskgen-video")
 
 class LayoutError(ValueError):
     """Bad export/import input."""
-
-
-def nvidia_cell(index: int, *, block_size: int = 1000) -> Cell:
-    """The cell NVIDIA's layout gives file number ``index``."""
-    block = index // block_size
-    if not 0 <= block < len(CELLS):
-        raise LayoutError(f"file number {index} is outside the 12 blocks of {block_size}")
-    return Cell(block // 2, "B" if block % 2 == 0 else "N")
 
 
 def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None = None,

@@ -34,11 +34,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from inpaint_core.buckets import CELLS
+from inpaint_core.buckets import CELLS, Cell
 from inpaint_core.files import natural_key, sha256_bytes, sha256_file
 
 __all__ = ["RELEASED_COUNT", "NVIDIA_BLOCK_SIZE", "ReleasedSet", "Altered", "Misnamed", "Duplicate", "Unreadable",
-           "NvidiaReport", "released_block", "list_files", "hash_files", "classify", "verify_nvidia",
+           "NvidiaReport", "nvidia_cell", "released_block", "list_files", "hash_files", "classify", "verify_nvidia",
            "format_report", "NVIDIA_STATUSES"]
 
 RELEASED_COUNT = 12_000
@@ -87,10 +87,19 @@ class ReleasedSet:
         return len(self.by_name)
 
 
+def nvidia_cell(index: int, *, block_size: int = NVIDIA_BLOCK_SIZE) -> Cell:
+    """The cell NVIDIA's layout gives file number ``index``: block ``index // block_size`` (0..11) holds bin
+    ``block // 2``, border class B for even blocks, N for odd ones. ValueError outside the 12 blocks."""
+    block = index // block_size
+    if not 0 <= block < len(CELLS):
+        raise ValueError(f"file number {index} is outside the 12 blocks of {block_size}")
+    return Cell(block // 2, "B" if block % 2 == 0 else "N")
+
+
 def released_block(name: str) -> tuple[int, str]:
     """NVIDIA's block (0..11) and cell name of released file ``name`` (``"02345.png"`` -> ``(2, "10-20_B")``)."""
-    block = int(name.split(".", 1)[0]) // NVIDIA_BLOCK_SIZE
-    return block, CELLS[block].name
+    number = int(name.split(".", 1)[0])
+    return number // NVIDIA_BLOCK_SIZE, nvidia_cell(number).name
 
 
 @dataclass(frozen=True)
