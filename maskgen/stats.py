@@ -17,7 +17,7 @@ import numpy as np
 
 from inpaint_core.buckets import BIN_EDGES, CELLS, border_margin_for, cell_of, cell_rank
 from inpaint_core.conventions import white_fraction
-from inpaint_core.dataset import Dataset, read_dataset_json
+from inpaint_core.dataset import Dataset
 from inpaint_core.maskio import list_mask_files, read_mask, read_mask_values
 from inpaint_core.shape import MaskShape, mask_shape
 
@@ -60,9 +60,7 @@ def _dataset_groups(folder: Path) -> tuple[dict[str, list[Path]], int | None]:
     for row in dataset.records():
         key = row.cell if row.split == "test" and row.cell else ("train" if row.split == "train" else "unbinned")
         groups.setdefault(key, []).append(dataset.path(row))
-    info = read_dataset_json(folder) or {}
-    margin = info.get("border_margin")
-    return groups, int(margin) if isinstance(margin, (int, float)) else None
+    return groups, dataset.border_margin
 
 
 def _folder_groups(folder: Path, polarity: str, margin: int | None) -> tuple[dict[str, list[Path]], str, int | None]:
@@ -114,9 +112,13 @@ def measure_mask_set(folder: str | Path, *, sample: int = 0, polarity: str = "au
         result.counts[name] = len(paths)
         if name in {cell.name for cell in CELLS}:
             measured = paths[:sample] if sample else paths
-            result.shapes[name] = [mask_shape(read_mask(p, polarity=read_polarity)) for p in measured]
-            if result.border_margin is None and measured:
-                result.border_margin = border_margin_for(read_mask(measured[0], polarity=read_polarity).shape)
+            shapes: list[MaskShape] = []
+            result.shapes[name] = shapes
+            for path in measured:
+                mask = read_mask(path, polarity=read_polarity)
+                if result.border_margin is None:  # not recorded: the default for the first mask's size
+                    result.border_margin = border_margin_for(mask.shape)
+                shapes.append(mask_shape(mask))
     return result
 
 
