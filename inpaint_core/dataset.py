@@ -42,7 +42,8 @@ from .buckets import border_class, cell_of, sort_by_cell
 from .files import atomic_write_text, csv_text, read_json, sha256_bytes, sha256_file
 
 __all__ = ["DATASET_FORMAT", "MANIFEST_COLUMNS", "MaskRecord", "Dataset", "manifest_text", "write_manifest",
-           "write_dataset_json", "read_dataset_json", "MASK_PROTOCOL_KEY", "NVIDIA_TEST_PROTOCOL", "mask_protocol_name",
+           "write_dataset_json", "read_dataset_json", "MASK_PROTOCOL_KEY", "NVIDIA_TEST_PROTOCOL",
+           "NVIDIA_SUBSET_PROTOCOL", "MASKGEN_VIDEO_FAMILY", "IMPORTED_PROTOCOL", "mask_protocol_name",
            "check_mask_protocol", "legacy_mask_protocol"]
 
 DATASET_FORMAT = "maskgen-dataset/1"
@@ -54,6 +55,9 @@ DATASET_FORMAT = "maskgen-dataset/1"
 # imported folder ``imported`` or the name given at import.
 MASK_PROTOCOL_KEY = "mask_protocol"
 NVIDIA_TEST_PROTOCOL = "nvidia-test"
+NVIDIA_SUBSET_PROTOCOL = f"{NVIDIA_TEST_PROTOCOL}-subset"  # a verified subset of NVIDIA's released files
+MASKGEN_VIDEO_FAMILY = "maskgen-video"  # maskgen build's family: protocol maskgen-video-<size>
+IMPORTED_PROTOCOL = "imported"  # an imported folder that is not NVIDIA's verified released set
 _PROTOCOL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -79,9 +83,9 @@ def legacy_mask_protocol(info: Mapping[str, object]) -> str:
     options = info.get("options")
     augment = options.get("augment") if isinstance(options, Mapping) else None
     if "build_key" in info and isinstance(augment, Mapping) and isinstance(augment.get("size"), int):
-        return mask_protocol_name("maskgen-video", augment["size"])
+        return mask_protocol_name(MASKGEN_VIDEO_FAMILY, augment["size"])
     if "imported_from" in info:
-        return "imported"
+        return IMPORTED_PROTOCOL
     return "unknown"
 
 

@@ -51,7 +51,7 @@ import numpy as np
 from inpaint_core.buckets import CELLS, Cell, cell_by_name, cell_rank
 from inpaint_core.cli import cli_help
 from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
-from inpaint_core.dataset import MASK_PROTOCOL_KEY, mask_protocol_name
+from inpaint_core.dataset import MASK_PROTOCOL_KEY, MASKGEN_VIDEO_FAMILY, mask_protocol_name
 from inpaint_core.engines import Engine, TransientError, create_engine
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json, sha256_bytes, sha256_file
 from inpaint_core.maskio import encode_mask_png
@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 
 WORK_DIR = ".maskgen"  # one of maskgen.writer.DATASET_MARKERS: made first, so a build cut short is a dataset
 CHUNK_SIZE = 50
-MASK_FAMILY = "maskgen-video"  # dataset.json "mask_protocol": maskgen-video-<size> (inpaint_core.dataset)
+MASK_FAMILY = MASKGEN_VIDEO_FAMILY  # dataset.json "mask_protocol": maskgen-video-<size> (inpaint_core.dataset)
 SPLIT_CODES = {"test": 0, "train": 1}
 TRAIN_CELL_CODE = 99
 # a test cell of bin b draws its first source from the raw masks above this quantile of raw hole ratio

@@ -19,7 +19,8 @@ import numpy as np
 
 from inpaint_core.buckets import CELLS, border_margin_for, cell_of, cell_rank
 from inpaint_core.conventions import binarize, white_fraction
-from inpaint_core.dataset import (DATASET_FORMAT, MASK_PROTOCOL_KEY, NVIDIA_TEST_PROTOCOL, Dataset, MaskRecord,
+from inpaint_core.dataset import (DATASET_FORMAT, IMPORTED_PROTOCOL, MASK_PROTOCOL_KEY, MASKGEN_VIDEO_FAMILY,
+                                   NVIDIA_SUBSET_PROTOCOL, NVIDIA_TEST_PROTOCOL, Dataset, MaskRecord,
                                    check_mask_protocol)
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, natural_key, sha256_bytes
 from inpaint_core.maskio import decode_mask_values, list_mask_files, read_mask_values, write_mask
@@ -34,10 +35,9 @@ log = logging.getLogger(__name__)
 NVIDIA_NAME = re.compile(r"^(\d{5})\.png$")
 EXPORT_FORMAT = "maskgen-nvidia-export/1"
 IMPORT_MARKER = ".maskgen/import.json"  # written first by an import, removed once dataset.json is written
-IMPORTED_PROTOCOL = "imported"  # the mask protocol of an import that is not NVIDIA's verified released set
 # protocol names an import may not be given with --protocol: NVIDIA's (verified copies get it themselves)
 # and maskgen build's
-RESERVED_PROTOCOL_PREFIXES = (NVIDIA_TEST_PROTOCOL, "maskgen-video")
+RESERVED_PROTOCOL_PREFIXES = (NVIDIA_TEST_PROTOCOL, MASKGEN_VIDEO_FAMILY)
 
 
 class LayoutError(ValueError):
@@ -322,7 +322,7 @@ def _check_nvidia_copy(source: Path, files: list[Path], block_size: int | None,
                           f"{NVIDIA_BLOCK_SIZE}: drop --block-size {block_size}")
     if released:
         block_size = NVIDIA_BLOCK_SIZE
-        protocol = NVIDIA_TEST_PROTOCOL if report.status == "complete" else f"{NVIDIA_TEST_PROTOCOL}-subset"
+        protocol = NVIDIA_TEST_PROTOCOL if report.status == "complete" else NVIDIA_SUBSET_PROTOCOL
     elif block_size is None:
         numbers = sorted(int(p.stem) for p in files)
         contiguous = numbers == list(range(len(numbers)))
