@@ -171,7 +171,13 @@ class _Imported:
     source_sha256: list[str] = field(default_factory=list)  # of every source file, in file order
     grey_files: int = 0
     border_margin: int | None = None  # the B/N margin asked for (None: by each mask's size)
-    margin_used: int | None = None  # the margin of the first mask, recorded in dataset.json
+    margins_used: set[int] = field(default_factory=set)  # the margins the masks were binned with
+
+    @property
+    def recorded_margin(self) -> int | None:
+        """The margin ``dataset.json`` records: the one every mask used, else ``None`` (masks of different
+        sizes binned with the default of their own size, :func:`inpaint_core.buckets.border_margin_for`)."""
+        return next(iter(self.margins_used)) if len(self.margins_used) == 1 else None
 
 
 def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", polarity: str = "auto",
@@ -205,7 +211,9 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
             ``imported``); names starting with ``nvidia-test`` or ``maskgen-video`` are refused, and so is
             any name for a verified released copy (its protocol is NVIDIA's).
         border_margin: the B/N margin in pixels; default 50 px per 512 px of the mask side
-            (:func:`inpaint_core.buckets.border_margin_for`). Recorded in ``dataset.json["border_margin"]``.
+            (:func:`inpaint_core.buckets.border_margin_for`). Recorded in ``dataset.json["border_margin"]``
+            when every mask used the same margin; ``None`` when masks of different sizes each used their own
+            default (readers then take the default per mask, as :class:`inpaint_core.dataset.Dataset` says).
 
     Returns:
         The ``dataset.json`` content.
@@ -256,7 +264,7 @@ def _import_description(checked: _ImportSource, imported: _Imported, polarity: s
                        "test_total": sum(imported.counts.get(cell.name, 0) for cell in CELLS),
                        "unbinned": imported.counts.get("unbinned", 0)},
             "layout_mismatches": imported.mismatches,
-            "border_margin": imported.margin_used,
+            "border_margin": imported.recorded_margin,
             "skipped": imported.skipped,
             "source_files_sha256": sha256_bytes("\n".join(imported.source_sha256).encode()),
         }
@@ -370,8 +378,7 @@ def _write_mask(checked: _ImportSource, path: Path, value: np.ndarray, polarity:
         imported.grey_files += 1
     mask = binarize(value, polarity)
     margin = imported.border_margin if imported.border_margin is not None else border_margin_for(mask.shape)
-    if imported.margin_used is None:
-        imported.margin_used = margin
+    imported.margins_used.add(margin)
     cell = cell_of(mask, margin=margin)
     relative_source = path.relative_to(checked.folder).as_posix()
     folder = cell.name if cell is not None else "unbinned"
