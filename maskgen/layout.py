@@ -24,10 +24,10 @@ from inpaint_core.dataset import (DATASET_FORMAT, IMPORTED_PROTOCOL, MASK_PROTOC
                                    check_mask_protocol)
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, natural_key, sha256_bytes
 from inpaint_core.maskio import decode_mask_values, list_mask_files, read_mask_values, write_mask
-from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, check_not_inside, remove_contents
+from inpaint_core.outdir import FolderLock, check_not_inside
 
 from .verify import NVIDIA_BLOCK_SIZE, NvidiaReport, ReleasedSet, classify, hash_files, nvidia_cell
-from .writer import DATASET_MARKERS, EXPORT_MARKERS, finish_dataset
+from .writer import DATASET_MARKERS, EXPORT_MARKERS, cell_counts, clear_output, drop_marker, finish_dataset
 
 __all__ = ["export_nvidia", "detect_polarity", "import_masks", "nvidia_cell", "LayoutError"]
 
@@ -69,8 +69,8 @@ def export_nvidia(dataset: str | Path, out: str | Path, *, per_cell: int | None 
     per_cell = _block_size(by_cell, per_cell)
     check_not_inside(out, [dataset], what="the dataset")
     with FolderLock(out, purpose="maskgen export"):
-        _clear_output(out, overwrite=overwrite, markers=EXPORT_MARKERS, protected=[dataset], what="maskgen export",
-                      refuse_any=True)
+        clear_output(out, overwrite=overwrite, markers=EXPORT_MARKERS, protected=[dataset], what="maskgen export",
+                     refuse_any=True)
         atomic_write_text(out / "export.json", json.dumps({
             "format": EXPORT_FORMAT, "layout": "nvidia", "dataset": str(dataset.resolve()),
             "dataset_fingerprint": source.fingerprint, "block_size": per_cell, "files": 12 * per_cell,
@@ -94,22 +94,6 @@ def _export_files(source: Dataset, by_cell: dict[str, list[MaskRecord]], per_cel
             atomic_write_bytes(out / name, data)
             lines.append(f"{name},{cell.index},{cell.name},{row.path},{row.sha256}")
     return lines
-
-
-def _clear_output(out: Path, *, overwrite: bool, markers: Sequence[str], protected: Sequence[Path], what: str,
-                  refuse_any: bool) -> None:
-    """Make the locked folder ``out`` ready to write. Without ``overwrite``: refuse one that holds anything
-    (``refuse_any``) or one of ``markers``. With it: clear it, after :func:`check_can_clear` (only an empty
-    folder or one with ``markers``; never ``protected``, a parent of them, the working directory or home)."""
-    names = {entry.name for entry in out.iterdir()} - {LOCK_NAME} if out.is_dir() else set()
-    if not overwrite:
-        if names & set(markers) and not refuse_any:
-            raise LayoutError(f"{str(out)!r} already holds a {what}; use --overwrite or another folder")
-        if names and refuse_any:
-            raise LayoutError(f"{str(out)!r} is not empty; use --overwrite or another folder")
-        return
-    check_can_clear(out, markers=markers, protected=protected, what=what)
-    remove_contents(out)
 
 
 def _block_size(by_cell: dict[str, list[MaskRecord]], per_cell: int | None) -> int:
@@ -225,8 +209,8 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
     out = Path(out)
     checked = _check_import(Path(source), out, layout, polarity, block_size, protocol, border_margin)
     with FolderLock(out, purpose="maskgen import"):
-        _clear_output(out, overwrite=overwrite, markers=DATASET_MARKERS, protected=[checked.folder],
-                      what="maskgen dataset", refuse_any=False)
+        clear_output(out, overwrite=overwrite, markers=DATASET_MARKERS, protected=[checked.folder],
+                     what="maskgen dataset")
         detected = detect_polarity(_white_fractions(checked)) if polarity == "auto" else polarity
         atomic_write_text(out / IMPORT_MARKER, json.dumps({"imported_from": str(checked.folder.resolve()),
                                                            "started": time.time()}) + "\n")
@@ -235,11 +219,11 @@ def import_masks(source: str | Path, out: str | Path, *, layout: str = "auto", p
             raise LayoutError(f"files under {str(checked.folder)!r} changed during the import; import again "
                               "with --overwrite")
         if not imported.rows:  # every file unreadable: nothing written
-            _drop_import_marker(out)
+            drop_marker(out, IMPORT_MARKER)
             raise LayoutError(f"no readable mask under {str(checked.folder)!r}")
         imported.rows.sort(key=lambda r: (cell_rank(r.cell), natural_key(str(r.source))))
         info = finish_dataset(out, imported.rows, _import_description(checked, imported, polarity, detected))
-        _drop_import_marker(out)
+        drop_marker(out, IMPORT_MARKER)
     return info
 
 
@@ -260,9 +244,7 @@ def _import_description(checked: _ImportSource, imported: _Imported, polarity: s
             "polarity": detected,
             "polarity_detected": polarity == "auto",
             "files_with_grey_pixels": imported.grey_files,
-            "counts": {"test": {cell.name: imported.counts.get(cell.name, 0) for cell in CELLS},
-                       "test_total": sum(imported.counts.get(cell.name, 0) for cell in CELLS),
-                       "unbinned": imported.counts.get("unbinned", 0)},
+            "counts": cell_counts(imported.counts),
             "layout_mismatches": imported.mismatches,
             "border_margin": imported.recorded_margin,
             "skipped": imported.skipped,
@@ -270,16 +252,6 @@ def _import_description(checked: _ImportSource, imported: _Imported, polarity: s
         }
 
     return describe
-
-
-def _drop_import_marker(out: Path) -> None:
-    """Remove :data:`IMPORT_MARKER` (and its folder when nothing else is in it)."""
-    marker = out / IMPORT_MARKER
-    marker.unlink(missing_ok=True)
-    try:
-        marker.parent.rmdir()
-    except OSError:
-        pass
 
 
 def _check_import(source: Path, out: Path, layout: str, polarity: str, block_size: int | None,

@@ -26,18 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
-from inpaint_core.buckets import CELLS, cell_of, cell_rank
+from inpaint_core.buckets import cell_of, cell_rank
 from inpaint_core.cli import cli_help
 from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
 from inpaint_core.engines import create_engine
 from inpaint_core.files import atomic_write_text, read_json, sha256_file
 from inpaint_core.maskio import write_mask
-from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear, remove_contents
+from inpaint_core.outdir import FolderLock
 from inpaint_core.seeds import Stream, rng
 from inpaint_core.versions import software_versions
 
 from ..build import BuildResult
-from ..writer import DATASET_MARKERS, finish_dataset
+from ..writer import DATASET_MARKERS, cell_counts, clear_output, drop_marker, finish_dataset, folder_entries
 from .registry import MaskFamily, create_family
 
 __all__ = ["GenerateOptions", "GenerateResult", "generate_dataset", "slot_mask", "protocol_code", "GENERATE_FORMAT"]
@@ -138,16 +138,14 @@ def _prepare_folder(out: Path, key: str, *, overwrite: bool) -> None:
         ValueError: ``out`` holds something else and ``overwrite`` is not given, or (with it) is not a
             maskgen dataset.
     """
-    names = {entry.name for entry in out.iterdir()} - {LOCK_NAME}
+    names = folder_entries(out)
     if not names:
         return
     marker = read_json(out / MARKER)
     same_run = isinstance(marker, dict) and marker.get("generate_key") == key and not (out / "dataset.json").exists()
-    if not overwrite and not same_run:
-        what = "a maskgen dataset" if names & set(DATASET_MARKERS) else "other files"
-        raise ValueError(f"{str(out)!r} already holds {what}; use --overwrite or another folder")
-    check_can_clear(out, markers=DATASET_MARKERS, what="maskgen dataset")
-    remove_contents(out)
+    if not overwrite and not same_run and not names & set(DATASET_MARKERS):
+        raise ValueError(f"{str(out)!r} already holds other files; use --overwrite or another folder")
+    clear_output(out, overwrite=overwrite or same_run, markers=DATASET_MARKERS, what="maskgen dataset")
 
 
 def generate_dataset(out: str | os.PathLike[str], options: GenerateOptions, *, workers: int = 1,
@@ -193,17 +191,12 @@ def generate_dataset(out: str | os.PathLike[str], options: GenerateOptions, *, w
                 engine.close()
         rows.sort(key=lambda r: (cell_rank(r.cell or "unbinned"), r.slot))
         info = finish_dataset(out, rows, lambda fingerprint: _describe(fingerprint, options, family, key, rows))
-        (out / MARKER).unlink(missing_ok=True)
-        try:
-            (out / MARKER).parent.rmdir()
-        except OSError:
-            pass
+        drop_marker(out, MARKER)
     return GenerateResult(out, rows, info)
 
 
 def _describe(fingerprint: str, options: GenerateOptions, family: MaskFamily, key: str,
               rows: list[MaskRecord]) -> dict[str, object]:
-    counts = Counter(row.cell or "unbinned" for row in rows)
     return {
         "format": DATASET_FORMAT,
         "fingerprint": fingerprint,
@@ -215,8 +208,6 @@ def _describe(fingerprint: str, options: GenerateOptions, family: MaskFamily, ke
                    "generator_format": GENERATE_FORMAT},
         "options": asdict(options),
         "seed_stream": f"inpaint_core.seeds.Stream.FAMILY_SLOT (seed, crc32({family.protocol!r}), slot)",
-        "counts": {"test": {cell.name: counts.get(cell.name, 0) for cell in CELLS},
-                   "test_total": sum(counts.get(cell.name, 0) for cell in CELLS),
-                   "unbinned": counts.get("unbinned", 0)},
+        "counts": cell_counts(Counter(row.cell or "unbinned" for row in rows)),
         "candidates_redrawn": sum(int(row.attempt or 0) for row in rows),
     }
