@@ -28,7 +28,7 @@ import numpy as np
 
 from inpaint_core.buckets import cell_of, cell_rank
 from inpaint_core.cli import cli_help
-from inpaint_core.dataset import DATASET_FORMAT, MaskRecord, read_dataset_json
+from inpaint_core.dataset import DATASET_FORMAT, MASK_PROTOCOL_KEY, MaskRecord, read_dataset_json
 from inpaint_core.engines import create_engine
 from inpaint_core.files import atomic_write_text, read_json, sha256_file
 from inpaint_core.maskio import write_mask
@@ -174,7 +174,7 @@ def generate_dataset(out: str | os.PathLike[str], options: GenerateOptions, *, w
         if done is not None:
             return GenerateResult(out, [], done, up_to_date=True)
         _prepare_folder(out, key, overwrite=overwrite)
-        atomic_write_text(out / MARKER, json.dumps({"generate_key": key, "mask_protocol": family.protocol}) + "\n")
+        atomic_write_text(out / MARKER, json.dumps({"generate_key": key, MASK_PROTOCOL_KEY: family.protocol}) + "\n")
         chunks = [_Chunk(options.family, options.size, options.seed, str(out), start,
                          min(start + CHUNK_SIZE, options.count)) for start in range(0, options.count, CHUNK_SIZE)]
         rows: list[MaskRecord] = []
@@ -200,7 +200,7 @@ def _describe(fingerprint: str, options: GenerateOptions, family: MaskFamily, ke
     return {
         "format": DATASET_FORMAT,
         "fingerprint": fingerprint,
-        "mask_protocol": family.protocol,
+        MASK_PROTOCOL_KEY: family.protocol,
         "generate_key": key,
         "versions": software_versions(),
         "family": {"name": family.name, "spec": options.family, "size": family.size, "source": family.source,

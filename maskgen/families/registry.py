@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from inpaint_core.dataset import mask_protocol_name
 from inpaint_core.registry import Registry
 
 __all__ = ["HoleRange", "MaskFamily", "FamilySample", "register_family", "create_family", "list_families",
@@ -87,8 +88,9 @@ class MaskFamily:
 
     @property
     def protocol(self) -> str:
-        """The protocol name written to ``dataset.json["mask_protocol"]``: ``"<name>-<size>"``."""
-        return f"{self.name}-{self.size}"
+        """The protocol name written to ``dataset.json["mask_protocol"]``: ``"<name>-<size>"``
+        (:func:`inpaint_core.dataset.mask_protocol_name`; ValueError for a name that is not a valid protocol)."""
+        return mask_protocol_name(self.name, self.size)
 
     def sample(self, generator: np.random.Generator) -> FamilySample:
         """Candidates from ``generator`` until one is kept (see :attr:`keep`).
