@@ -15,11 +15,9 @@ Cost: one ``B x n`` gather and row mean per metric, in chunks of about :data:`CH
 """
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
-from inpaint_core.seeds import Stream, rng
+from inpaint_core.seeds import Stream, name_key, rng
 
 __all__ = ["RESAMPLES", "CONFIDENCE", "BOOTSTRAP_SEED", "group_key", "group_rng", "percentile_intervals"]
 
@@ -30,8 +28,8 @@ CHUNK_ELEMENTS = 1 << 21  # indices per chunk (16 MiB of int64)
 
 
 def group_key(name: str) -> int:
-    """A stable non-negative integer for a group name (CRC-32 of its UTF-8 bytes), used as a seed key."""
-    return zlib.crc32(name.encode("utf-8"))
+    """A stable non-negative integer for a group name (:func:`inpaint_core.seeds.name_key`), used as a seed key."""
+    return name_key(name)
 
 
 def group_rng(name: str, n: int, *, seed: int = BOOTSTRAP_SEED,

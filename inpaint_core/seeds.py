@@ -23,15 +23,19 @@ stream                        entropy                           draws
 ``KID_SUBSETS``               seed, 1000037, group, n           KID's subsets of a group's n feature pairs
 ``RANDOM_WEIGHTS``            seed, 20200326                    stand-in network weights (tests, timing)
 ============================  ================================  ==============================================
+
+A key that is a name (``protocol``, ``group``) is :func:`name_key` of it: the CRC-32 of its UTF-8 bytes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 
+import zlib
+
 import numpy as np
 
-__all__ = ["Stream", "TRAINING_STREAMS", "VALIDATION_STREAMS", "entropy", "rng"]
+__all__ = ["Stream", "TRAINING_STREAMS", "VALIDATION_STREAMS", "entropy", "rng", "name_key"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,12 @@ def entropy(seed: int, stream: Stream, *keys: int) -> list[int]:
 def rng(seed: int, stream: Stream, *keys: int) -> np.random.Generator:
     """A generator of ``stream`` for ``seed`` and ``keys``: the same arguments always give the same draws."""
     return np.random.default_rng(entropy(seed, stream, *keys))
+
+
+def name_key(text: str) -> int:
+    """The seed key of a name (a protocol, a group): the CRC-32 of its UTF-8 bytes, a non-negative integer
+    stable across runs, processes and machines (``hash()`` is not)."""
+    return zlib.crc32(text.encode("utf-8"))
 
 
 # (image order, mask order, crop) of the training samples and of the validation samples

@@ -14,12 +14,14 @@ from click.testing import CliRunner
 from bench_helpers import make_images, make_mask_dataset
 from benchmark.aggregate import CellAccumulator
 from benchmark.areabins import AREA_BIN_NAMES, area_bin
-from benchmark.bootstrap import group_rng, percentile_intervals
+from benchmark.bootstrap import group_key, group_rng, percentile_intervals
 from benchmark.cli import main
 from benchmark.ids import inception_discriminative_scores
 from benchmark.kid import kernel_inception_distance, mmd2_unbiased
 from benchmark.leaderboard import LeaderboardError, read_run
 from benchmark.results import summary_csv
+from inpaint_core.seeds import name_key
+from maskgen.families.generate import protocol_code
 
 
 # -- bootstrap -------------------------------------------------------------------------------------------------
@@ -51,6 +53,12 @@ def test_interval_depends_on_the_values_not_their_order_and_is_seeded_by_group()
     assert np.isnan(percentile_intervals(values[:, :1], generator=group_rng("x", 1))).all()  # one value: no spread
     with pytest.raises(ValueError, match="finite"):
         percentile_intervals(np.array([[1.0, np.inf]]), generator=group_rng("x", 2))
+
+
+def test_name_keys_are_the_crc32_of_the_name() -> None:
+    # the seed keys of group and protocol names: pinned, so bootstrap intervals and generated masks keep their bytes
+    assert group_key("01-10_B") == name_key("01-10_B") == 175464162
+    assert protocol_code("lama-thick-512") == name_key("lama-thick-512") == 2540557701
 
 
 def test_accumulator_intervals_are_the_same_bytes_in_any_arrival_order() -> None:

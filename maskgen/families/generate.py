@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import sys
-import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from inpaint_core.engines import create_engine
 from inpaint_core.files import atomic_write_text, read_json, sha256_file
 from inpaint_core.maskio import write_mask
 from inpaint_core.outdir import FolderLock
-from inpaint_core.seeds import Stream, rng
+from inpaint_core.seeds import Stream, name_key, rng
 from inpaint_core.versions import software_versions
 
 from ..build import BuildResult
@@ -75,8 +74,9 @@ GenerateResult = BuildResult  # the same record as a build's: folder, rows, data
 
 
 def protocol_code(protocol: str) -> int:
-    """The seed key of a protocol name (CRC-32 of its UTF-8 bytes: stable across runs and machines)."""
-    return zlib.crc32(protocol.encode("utf-8"))
+    """The seed key of a protocol name (:func:`inpaint_core.seeds.name_key`: CRC-32 of its UTF-8 bytes, stable
+    across runs and machines)."""
+    return name_key(protocol)
 
 
 def slot_mask(family: MaskFamily, seed: int, slot: int) -> tuple[np.ndarray, int]:
