@@ -29,7 +29,7 @@ import math
 import random
 from enum import Enum
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -129,25 +129,27 @@ def lama_exact(root: Path, count: int) -> None:
         kwargs = config["mask_generator_kwargs"]
         image = np.zeros((3, size, size), np.uint8)
         irregular = namespace["RandomIrregularMaskGenerator"](**kwargs["irregular_kwargs"])
-        same_strokes = 0
-        for seed in range(count):
-            np.random.seed(seed)
-            theirs = irregular(image)[0] > 0.5
-            np.random.seed(seed)
-            ours = render(Shapes(strokes=_strokes(size, _LegacyDraws(), params.strokes)), size).astype(bool)
-            same_strokes += bool(np.array_equal(theirs, ours))
+        same_strokes = sum(bool(np.array_equal(theirs, ours)) for theirs, ours in _same_draws(
+            count, lambda: irregular(image)[0] > 0.5,
+            lambda: render(Shapes(strokes=_strokes(size, _LegacyDraws(), params.strokes)), size).astype(bool)))
         same_boxes = "--"
         if params.boxes is not None:
             boxes = namespace["RandomRectangleMaskGenerator"](**kwargs["box_kwargs"])
-            matches = 0
-            for seed in range(count):
-                np.random.seed(seed)
-                theirs = boxes(image)[0] > 0.5
-                np.random.seed(seed)
-                ours = render(Shapes(boxes=_boxes(size, _LegacyDraws(), params.boxes)), size).astype(bool)
-                matches += bool(np.array_equal(theirs, ours))
+            matches = sum(bool(np.array_equal(theirs, ours)) for theirs, ours in _same_draws(
+                count, lambda: boxes(image)[0] > 0.5,
+                lambda: render(Shapes(boxes=_boxes(size, _LegacyDraws(), params.boxes)), size).astype(bool)))
             same_boxes = f"{matches} / {count}"
         print(f"| random_{kind}_{size} | {same_strokes} / {count} | {same_boxes} |", flush=True)
+
+
+def _same_draws(count: int, theirs: Callable[[], np.ndarray],
+                ours: Callable[[], np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For seeds 0 .. count-1: the original's mask and ours, each drawn right after ``np.random.seed(seed)``."""
+    for seed in range(count):
+        np.random.seed(seed)
+        mask = theirs()
+        np.random.seed(seed)
+        yield mask, ours()
 
 
 def deepfill_exact(root: Path, count: int) -> None:
@@ -156,13 +158,8 @@ def deepfill_exact(root: Path, count: int) -> None:
     from maskgen.families.draw import render
 
     original = deepfill_original(root, 256)
-    ious = []
-    for seed in range(count):
-        np.random.seed(seed)
-        theirs = original()
-        np.random.seed(seed)
-        ours = render(deepfill_shapes(256, _LegacyDraws()), 256).astype(bool)
-        ious.append((theirs & ours).sum() / (theirs | ours).sum())
+    ious = [(theirs & ours).sum() / (theirs | ours).sum() for theirs, ours in _same_draws(
+        count, original, lambda: render(deepfill_shapes(256, _LegacyDraws()), 256).astype(bool))]
     print(f"DeepFill v2 brush, {count} masks from the same draws: IoU with the original's pixels min "
           f"{min(ious):.3f}, mean {np.mean(ious):.4f}")
 

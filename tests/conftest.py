@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,25 @@ def shared_data_dir() -> Path:
     if path is None:
         pytest.skip("real test data absent: ../shared/data (or $MASKGEN_TEST_DATA) not found")
     return path
+
+
+@pytest.fixture(scope="module")
+def ray_instance(request: pytest.FixtureRequest):
+    """A local Ray instance, ``ray.init(num_cpus=2)``, one per test module; skips when Ray is not installed."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[ray]'): --engine ray untested")
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[request.module.__name__])  # its task functions, by value
+    root = str(Path(__file__).resolve().parents[1])
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([saved] if saved else [])])  # Ray's workers
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+    if saved is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = saved
 
 
 # scenes that together fill every (bin, border) cell with a few masks

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import maskgen.build as build_module
-from helpers import SMALL_BUILD, dataset_files, manifest_rows
+from helpers import SMALL_BUILD, SMALL_BUILD_ARGS, dataset_files, manifest_rows
 from maskgen.build import BuildError, build_dataset
 from inpaint_core.buckets import CELLS, cell_of
 from inpaint_core.engines import create_engine
@@ -160,7 +160,7 @@ def test_clip_tasks_report_to_the_reporter_the_engine_hands_them(clip_dir: Path,
 def test_kill_9_then_resume_is_identical(clip_dir: Path, built: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "maskgen.cli", "build", "--video-dir", str(clip_dir), "--out", str(out),
-               "--per-cell", "3", "--train-count", "4", "--test-fraction", "0.5", "--stride", "1", "--quiet"]
+               *SMALL_BUILD_ARGS, "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and process.poll() is None:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import maskgen.build as build_module
-from helpers import SMALL_BUILD, dataset_files
+from helpers import SMALL_BUILD, SMALL_BUILD_ARGS, dataset_files, flaky_flow_options, interrupt_after
 from inpaint_core.outdir import LOCK_NAME, FolderBusyError, FolderLock
 from maskgen.build import BuildError, build_dataset
 from maskgen.cli import main
@@ -30,31 +30,6 @@ with FolderLock(sys.argv[1], purpose="another build"):
     time.sleep(60)
 """
 
-FLAKY_FLOW = """
-from pathlib import Path
-from maskgen.flow import create_flow
-
-FLAG = Path(__file__).with_name("fail_once")
-
-
-class Flaky:
-    name = "flaky"
-
-    def __init__(self):
-        self.inner = create_flow("dis")
-
-    def __call__(self, frame_a, frame_b):
-        if FLAG.exists():  # a transient failure: gone once it has happened
-            FLAG.unlink()
-            raise RuntimeError("CUDA out of memory (simulated)")
-        return self.inner(frame_a, frame_b)
-
-
-def make(**options):
-    return Flaky()
-"""
-
-
 @pytest.fixture(scope="module")
 def built(clip_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference") / "masks"
@@ -62,23 +37,10 @@ def built(clip_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _interrupt_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
-    real = build_module.ChunkWorker.run
-    calls = {"n": 0}
-
-    def interrupted(worker: build_module.ChunkWorker, chunk: build_module.Chunk) -> build_module.ChunkResult:
-        calls["n"] += 1
-        if calls["n"] > chunks:
-            raise KeyboardInterrupt
-        return real(worker, chunk)
-
-    monkeypatch.setattr(build_module.ChunkWorker, "run", interrupted)
-
-
 def test_overwrite_after_an_interrupted_build_starts_afresh(clip_dir: Path, built: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "masks"
-    _interrupt_after(monkeypatch, 5)
+    interrupt_after(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(clip_dir, out, SMALL_BUILD)
     monkeypatch.undo()
@@ -92,7 +54,7 @@ def test_overwrite_after_an_interrupted_build_starts_afresh(clip_dir: Path, buil
 def test_kill_9_then_overwrite_is_identical(clip_dir: Path, built: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "maskgen.cli", "build", "--video-dir", str(clip_dir), "--out", str(out),
-               "--per-cell", "3", "--train-count", "4", "--test-fraction", "0.5", "--stride", "1", "--quiet"]
+               *SMALL_BUILD_ARGS, "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and process.poll() is None and not any((out / ".maskgen").rglob("chunks/*/*.json")):
@@ -107,7 +69,7 @@ def test_kill_9_then_overwrite_is_identical(clip_dir: Path, built: Path, tmp_pat
 def test_saved_chunk_is_trusted_only_while_its_files_match(clip_dir: Path, built: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "masks"
-    _interrupt_after(monkeypatch, 6)
+    interrupt_after(monkeypatch, 6)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(clip_dir, out, SMALL_BUILD)
     monkeypatch.undo()
@@ -163,12 +125,9 @@ def test_overwrite_deletes_only_a_dataset(clip_dir: Path, tmp_path: Path) -> Non
 
 
 def test_transient_plugin_failure_is_retried(clip_dir: Path, tmp_path: Path) -> None:
-    plugin = tmp_path / "plugin" / "flaky_flow.py"
-    plugin.parent.mkdir()
-    plugin.write_text(FLAKY_FLOW)
-    options = replace(SMALL_BUILD, extract=replace(SMALL_BUILD.extract, flow=f"{plugin}:make"))
+    options = flaky_flow_options(tmp_path / "plugin")
     clean = build_dataset(clip_dir, tmp_path / "clean", options)
-    (plugin.parent / "fail_once").touch()
+    (tmp_path / "plugin" / "fail_once").touch()
     out = tmp_path / "masks"
     first = build_dataset(clip_dir, out, options)
     retried, = [entry for entry in first.info["skipped"] if entry.get("retry")]
@@ -232,8 +191,7 @@ def test_no_process_outlives_a_stopped_build(clip_dir: Path, built: Path, tmp_pa
                                              how: signal.Signals) -> None:
     out = tmp_path / "masks"
     command = [sys.executable, "-m", "maskgen.cli", "build", "--video-dir", str(clip_dir), "--out", str(out),
-               "--per-cell", "3", "--train-count", "4", "--test-fraction", "0.5", "--stride", "1", "--quiet",
-               "--workers", "2"]
+               *SMALL_BUILD_ARGS, "--quiet", "--workers", "2"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     children: set[int] = set()

@@ -24,7 +24,8 @@ def test_small_size_with_a_wide_margin(clip_dir: Path, tmp_path: Path) -> None:
     options = replace(SMALL_BUILD, per_cell=2, train_count=0,
                       augment=AugmentOptions(size=128, border_margin=30))
     out = tmp_path / "masks"
-    build_dataset(clip_dir, out, options, workers=1)
+    result = build_dataset(clip_dir, out, options, workers=1)
+    assert result.info["mask_protocol"] == "maskgen-video-128"  # the family and the size
     info = json.loads((out / "dataset.json").read_text())
     assert info["border_margin"] == 30
     refused = {s["cell"]: s["reason"] for s in info["shortfalls"]}
@@ -33,7 +34,7 @@ def test_small_size_with_a_wide_margin(clip_dir: Path, tmp_path: Path) -> None:
     counts = info["counts"]["test"]
     assert all(counts[name] == 0 for name in refused)
     dataset = Dataset(out)
-    assert dataset.border_margin == 30
+    assert dataset.border_margin == 30 and dataset.mask_protocol == "maskgen-video-128"
     for record in dataset.records("test"):
         mask = read_mask(dataset.path(record))
         assert mask.shape == (128, 128) and cell_of(mask, margin=30).name == record.cell

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from helpers import SMALL_BUILD, dataset_files
+from helpers import SMALL_BUILD, SMALL_BUILD_ARGS, dataset_files
 from maskgen.build import BuildResult, _clip_cache_key, build_dataset
 from maskgen.sources import is_url
 from maskgen.video import discover_clips
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed (pip install '.[fsspec]')")
-from test_ray_engine import ray_instance  # noqa: E402,F401  (the module-scoped ray.init(num_cpus=2))
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +69,7 @@ def test_a_file_url_build_equals_the_local_build(clips: Path, local_build: Build
 
     out = tmp_path / "from_url"
     result = CliRunner().invoke(main, ["build", "--video-dir", clips.as_uri(), "--out", str(out), "--quiet",
-                                       "--stride", "1", "--per-cell", "3", "--train-count", "4",
-                                       "--test-fraction", "0.5"], catch_exceptions=False)
+                                       *SMALL_BUILD_ARGS], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"fingerprint {local_build.info['fingerprint']}" in result.output
     assert dataset_files(out) == dataset_files(local_build.out)
@@ -82,7 +80,7 @@ def test_a_file_url_build_equals_the_local_build(clips: Path, local_build: Build
                                                               f"--video-dir '{clips}'")
 
 
-def test_a_file_url_build_on_ray_equals_the_local_build(ray_instance, clips: Path,  # noqa: F811
+def test_a_file_url_build_on_ray_equals_the_local_build(ray_instance, clips: Path,
                                                         local_build: BuildResult, tmp_path: Path) -> None:
     _same(build_dataset(clips.as_uri(), tmp_path / "ray", SMALL_BUILD, engine="ray"), local_build)
 
@@ -136,6 +134,5 @@ def test_a_url_without_fsspec_is_a_one_line_error(clips: Path, tmp_path: Path,
         f"error: --video-dir '{clips.as_uri()}' is a URL, which needs fsspec, not installed: "
         "pip install \"inpaint-masks-toolkit[fsspec]\" (or pip install \".[fsspec]\" in a checkout)"]
     local = CliRunner().invoke(main, ["build", "--video-dir", str(clips), "--out", str(tmp_path / "m"), "--quiet",
-                                      "--stride", "1", "--per-cell", "3", "--train-count", "4",
-                                      "--test-fraction", "0.5"])
+                                      "--max-pairs", "1", "--per-cell", "1", "--train-count", "0", "--size", "128"])
     assert local.exit_code == 0, local.output  # a local folder never needs fsspec

@@ -12,15 +12,11 @@ from click.testing import CliRunner
 import maskgen.layout as layout_module
 from bench_helpers import cell_mask, make_images
 from benchmark.runner import CallableProvider, RunError, RunSettings, prepare, score_run
+from helpers import released_listing
 from inpaint_core.dataset import Dataset, check_mask_protocol, legacy_mask_protocol, mask_protocol_name
-from inpaint_core.files import sha256_file
 from inpaint_core.maskio import write_mask
-from maskgen.augment import AugmentOptions
-from maskgen.build import BuildOptions, build_dataset
 from maskgen.cli import main
-from maskgen.extract import ExtractOptions
 from maskgen.layout import LayoutError, import_masks
-from maskgen.verify import ReleasedSet
 
 
 def _distinct_mask(index: int) -> np.ndarray:
@@ -41,8 +37,8 @@ def _nvidia_named_copy(folder: Path) -> Path:
 def released_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy that the (replaced) released list says is the complete released set."""
     folder = _nvidia_named_copy(tmp_path / "released")
-    listing = "".join(f"{sha256_file(path)}  {path.name}\n" for path in sorted(folder.glob("*.png")))
-    monkeypatch.setattr(layout_module.ReleasedSet, "load", classmethod(lambda cls: ReleasedSet.parse(listing)))
+    released = released_listing(folder)
+    monkeypatch.setattr(layout_module.ReleasedSet, "load", classmethod(lambda cls: released))
     return folder
 
 
@@ -66,14 +62,6 @@ def test_datasets_written_before_the_protocol_get_a_fallback(tmp_path: Path) -> 
     del info["mask_protocol"]
     (tmp_path / "ds" / "dataset.json").write_text(json.dumps({**info, **built}))
     assert Dataset(tmp_path / "ds").mask_protocol == "maskgen-video-384"
-
-
-def test_build_records_family_and_size(clip_dir: Path, tmp_path: Path) -> None:
-    options = BuildOptions(extract=ExtractOptions(stride=1), augment=AugmentOptions(size=128), per_cell=1,
-                           train_count=0, test_fraction=1.0)
-    result = build_dataset(clip_dir, tmp_path / "built", options)
-    assert result.info["mask_protocol"] == "maskgen-video-128"
-    assert Dataset(tmp_path / "built").mask_protocol == "maskgen-video-128"
 
 
 def test_verified_complete_copy_is_nvidia_test(released_copy: Path, tmp_path: Path) -> None:

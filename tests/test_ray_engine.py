@@ -8,37 +8,15 @@ import csv
 import os
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import maskgen.build as build_module
 from bench_helpers import make_images, make_mask_dataset
-from helpers import SMALL_BUILD, dataset_files
+from helpers import dataset_files, flaky_flow_options, interrupt_after
 from inpaint_core.engines import TransientError, create_engine
 from maskgen.build import build_dataset
-from test_build_safety import FLAKY_FLOW
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[ray]'): --engine ray untested")
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # this module's task functions, by value
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *([saved] if saved else [])])  # Ray's workers
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-    if saved is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = saved
 
 
 def _flaky_task(folder: str, task: int) -> tuple[int, int]:
@@ -86,31 +64,19 @@ def _bar_ends(text: str, desc: str) -> tuple[int, int]:
 def test_ray_build_is_byte_identical_retries_and_resumes(ray_instance, clip_dir: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    plugin = tmp_path / "plugin" / "flaky_flow.py"
-    plugin.parent.mkdir()
-    plugin.write_text(FLAKY_FLOW)
-    options = replace(SMALL_BUILD, extract=replace(SMALL_BUILD.extract, flow=f"{plugin}:make"))
+    options = flaky_flow_options(tmp_path / "plugin")
     local = build_dataset(clip_dir, tmp_path / "local", options, workers=1)
-    (plugin.parent / "fail_once").touch()  # the first flow call on Ray fails: Ray runs that clip again
+    (tmp_path / "plugin" / "fail_once").touch()  # the first flow call on Ray fails: Ray runs that clip again
     out = tmp_path / "ray"
     result = build_dataset(clip_dir, out, options, engine="ray", progress=True)
-    assert not (plugin.parent / "fail_once").exists() and result.info["skipped"] == []
+    assert not (tmp_path / "plugin" / "fail_once").exists() and result.info["skipped"] == []
     assert dataset_files(out) == dataset_files(tmp_path / "local")
     assert result.info["fingerprint"] == local.info["fingerprint"]
     bars = capsys.readouterr().err
     assert _bar_ends(bars, "frame pairs") == (12, 12) and _bar_ends(bars, "masks") == (40, 40)
     assert build_dataset(clip_dir, out, options, engine="ray").up_to_date
     # an interrupted local build finished on Ray: the chunks saved by the first run are kept
-    real = build_module.ChunkWorker.run
-    calls = {"n": 0}
-
-    def interrupted(worker: build_module.ChunkWorker, chunk: build_module.Chunk) -> build_module.ChunkResult:
-        calls["n"] += 1
-        if calls["n"] > 5:
-            raise KeyboardInterrupt
-        return real(worker, chunk)
-
-    monkeypatch.setattr(build_module.ChunkWorker, "run", interrupted)
+    interrupt_after(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(clip_dir, tmp_path / "resumed", options, workers=1)
     monkeypatch.undo()

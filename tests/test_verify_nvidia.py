@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from helpers import released_listing
 from inpaint_core.files import sha256_file
 from maskgen.cli import main
 from maskgen.layout import nvidia_cell
@@ -31,14 +32,6 @@ def real_copy(shared_data_dir: Path, tmp_path: Path) -> Path:
         for path in (shared_data_dir / "masks" / part).glob("*.png"):
             shutil.copyfile(path, folder / path.name)
     return folder
-
-
-def _fake_released(folder: Path, contents: dict[str, bytes]) -> ReleasedSet:
-    """A released set of the given files (written to ``folder``): what the real list is for NVIDIA's."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in contents.items():
-        (folder / name).write_bytes(data)
-    return ReleasedSet.parse("".join(f"{sha256_file(folder / name)}  {name}\n" for name in sorted(contents)))
 
 
 def _invoke(*args: str) -> object:
@@ -112,7 +105,7 @@ def test_real_copy_with_a_missing_an_altered_an_extra_and_a_renamed_file(real_co
 
 def test_complete_copy_and_each_fault(tmp_path: Path) -> None:
     files = {"00000.png": b"zero", "01000.png": b"one", "05999.png": b"two", "11999.png": b"three"}
-    released = _fake_released(tmp_path / "copy", files)
+    released = released_listing(tmp_path / "copy", files)
     report = verify_nvidia(tmp_path / "copy", released=released)
     assert report.status == "complete" and report.missing == () and report.present_per_block[0:2] == (1, 1)
     assert report.summary == "complete, identical to the released set (4 of 4 files)"
@@ -124,7 +117,7 @@ def test_complete_copy_and_each_fault(tmp_path: Path) -> None:
 
 
 def test_swapped_files_are_both_misnamed(tmp_path: Path) -> None:
-    released = _fake_released(tmp_path / "copy", {"00000.png": b"a", "02000.png": b"b"})
+    released = released_listing(tmp_path / "copy", {"00000.png": b"a", "02000.png": b"b"})
     folder = tmp_path / "copy"
     (folder / "00000.png").write_bytes(b"b")
     (folder / "02000.png").write_bytes(b"a")
@@ -135,7 +128,7 @@ def test_swapped_files_are_both_misnamed(tmp_path: Path) -> None:
 
 
 def test_copies_of_a_misnamed_file_are_duplicates_of_the_first(tmp_path: Path) -> None:
-    released = _fake_released(tmp_path / "r", {"00000.png": b"a"})
+    released = released_listing(tmp_path / "r", {"00000.png": b"a"})
     report = classify({"b.png": released.by_name["00000.png"], "a.png": released.by_name["00000.png"]}, released)
     assert report.misnamed == (Misnamed("a.png", "00000.png", 0, "01-10_B"),)
     assert report.duplicates == (Duplicate("b.png", "00000.png", "a.png"),)
@@ -143,7 +136,7 @@ def test_copies_of_a_misnamed_file_are_duplicates_of_the_first(tmp_path: Path) -
 
 
 def test_hidden_files_are_left_out_and_subfolders_are_searched(tmp_path: Path) -> None:
-    released = _fake_released(tmp_path / "copy", {"00000.png": b"a", "00001.png": b"b"})
+    released = released_listing(tmp_path / "copy", {"00000.png": b"a", "00001.png": b"b"})
     folder = tmp_path / "copy"
     (folder / ".DS_Store").write_bytes(b"x")
     (folder / ".cache").mkdir()
@@ -159,7 +152,7 @@ def test_hidden_files_are_left_out_and_subfolders_are_searched(tmp_path: Path) -
 def test_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import maskgen.verify as verify_module
 
-    released = _fake_released(tmp_path / "copy", {"00000.png": b"a", "00001.png": b"b"})
+    released = released_listing(tmp_path / "copy", {"00000.png": b"a", "00001.png": b"b"})
 
     def refuse(path: Path) -> str:  # what a file without read permission does (chmod has no effect for root)
         if path.name == "00001.png":
@@ -182,7 +175,7 @@ def test_threads_give_the_same_digests_in_order(tmp_path: Path) -> None:
 
 
 def test_long_listings_are_truncated_with_counts(tmp_path: Path) -> None:
-    released = _fake_released(tmp_path / "copy", {"00000.png": b"a"})
+    released = released_listing(tmp_path / "copy", {"00000.png": b"a"})
     for index in range(5):
         (tmp_path / "copy" / f"x{index}.png").write_bytes(bytes([index]))
     text = format_report(verify_nvidia(tmp_path / "copy", released=released), limit=2)
