@@ -57,6 +57,14 @@ class FlowMethod(Protocol):
 _REGISTRY = Registry("flow method", ENTRY_POINT_GROUP)
 
 
+class FlowOptionError(ValueError):
+    """A flow method was given an option it does not take; ``option`` names it."""
+
+    def __init__(self, spec: str, option: str) -> None:
+        super().__init__(f"flow method {spec!r} does not take the option {option!r}")
+        self.option = option
+
+
 def register_flow(name: str) -> Callable[[Callable[..., FlowMethod]], Callable[..., FlowMethod]]:
     """Decorator registering a flow factory under ``name``.
 
@@ -80,7 +88,8 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
         **options: keyword options passed to the factory.
 
     Raises:
-        ValueError: unknown name, a spec that cannot be imported, or an option the method does not take.
+        ValueError: unknown name or a spec that cannot be imported.
+        FlowOptionError: an option the method does not take (a ``ValueError``).
     """
     factory = _REGISTRY.resolve(spec)
     try:
@@ -89,7 +98,7 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
         unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
         if unexpected is None or unexpected.group(1) not in options:
             raise
-        raise ValueError(f"flow method {spec!r} does not take the option {unexpected.group(1)!r}") from None
+        raise FlowOptionError(spec, unexpected.group(1)) from None
 
 
 def forward_backward(method: FlowMethod, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskgen.flow import create_flow, forward_backward, list_flows, register_flow
+from maskgen.flow import FlowOptionError, create_flow, forward_backward, list_flows, register_flow
 
 from helpers import ZERO_FLOW_PLUGIN
 
@@ -17,6 +17,13 @@ def test_builtin_flows_are_listed() -> None:
 def test_unknown_flow_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown flow method 'raft'"):
         create_flow("raft")
+
+
+def test_an_option_the_method_does_not_take_is_named() -> None:
+    with pytest.raises(FlowOptionError) as error:
+        create_flow("dis", colour="red")
+    assert error.value.option == "colour" and isinstance(error.value, ValueError)
+    assert str(error.value) == "flow method 'dis' does not take the option 'colour'"
 
 
 def test_register_twice_is_refused() -> None:
