@@ -269,17 +269,13 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
         ClipError: nothing at all can be decoded.
         PixelLimitError: a frame above the pixel limit (:mod:`inpaint_core.images`), refused before it is
             decoded; not a property of the clip alone, so the build does not cache it as a failed clip.
+        ValueError: a clip under a URL (read the local copy :func:`opened` makes).
     """
     if clip.remote is not None:
-        return _remote_frames(clip, work_size)
+        raise ValueError(f"{clip.clip_id!r} is under a URL: open it with opened() to read its frames")
     if clip.kind == "frames":
         return _folder_frames(clip, work_size)
     return _video_frames(clip, work_size)
-
-
-def _remote_frames(clip: Clip, work_size: int) -> Iterator[tuple[int, np.ndarray | None]]:
-    with opened(clip) as local:
-        yield from iter_frames(local, work_size=work_size)
 
 
 def _read_frame(path: Path) -> np.ndarray | None:
@@ -351,11 +347,11 @@ def clip_fingerprint(clip: Clip) -> str:
     that cannot be read counts by its name and a marker, as its pairs are skipped anyway).
 
     Raises:
-        OSError: a video file cannot be read; a file of a clip under a URL cannot be read.
+        OSError: a video file cannot be read.
+        ValueError: a clip under a URL (fingerprint the local copy :func:`opened` makes).
     """
     if clip.remote is not None:
-        with opened(clip) as local:
-            return clip_fingerprint(local)
+        raise ValueError(f"{clip.clip_id!r} is under a URL: open it with opened() to fingerprint it")
     digest = hashlib.sha256()
     paths = frame_paths(clip) if clip.kind == "frames" else [clip.path]
     for path in paths:
