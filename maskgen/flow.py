@@ -142,6 +142,10 @@ class DISFlow:
     name: str = "dis"
 
     def __post_init__(self) -> None:
+        self._dis = self._make()
+
+    def _make(self) -> Any:
+        """An OpenCV DIS object with these settings."""
         import cv2
 
         presets = {
@@ -166,10 +170,18 @@ class DISFlow:
             value = getattr(self, field_name)
             if value is not None:
                 setter(value)
-        self._dis = dis
+        return dis
 
-    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
-        return self._dis.calc(_gray(frame_a), _gray(frame_b), None)
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
+        """The flow A -> B (float32 HxWx2); OpenCV refines ``initial`` (a flow of A's size, HxWx2; left
+        unchanged) instead of starting from zero when it is given.
+
+        A call with ``initial`` runs on a DIS object of its own: OpenCV's, once given an input flow, takes
+        whatever its output holds as one on every later call."""
+        if initial is None:
+            return self._dis.calc(_gray(frame_a), _gray(frame_b), None)
+        start = np.array(initial, dtype=np.float32, order="C")
+        return self._make().calc(_gray(frame_a), _gray(frame_b), start)
 
     def __getstate__(self) -> dict[str, Any]:  # cv2 objects do not pickle; rebuild in the worker
         state = dict(self.__dict__)
