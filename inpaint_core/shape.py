@@ -5,12 +5,11 @@ Masks are ``bool`` HxW arrays, ``True`` = hole. Components are 8-connected. The 
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["component_count", "stroke_width", "boundary_pixels", "thickness", "MaskShape", "mask_shape",
-           "SHAPE_FEATURES"]
+__all__ = ["component_count", "stroke_width", "boundary_pixels", "thickness", "MaskShape", "mask_shape"]
 
 
 def component_count(mask: np.ndarray) -> int:
@@ -79,12 +78,6 @@ class MaskShape:
     thickness: float
     boundary_per_pixel: float
     stroke_width: float
-
-    def values(self) -> tuple[float, ...]:
-        return tuple(float(v) for v in astuple(self))
-
-
-SHAPE_FEATURES: tuple[str, ...] = tuple(f.name for f in fields(MaskShape))
 
 
 def mask_shape(mask: np.ndarray) -> MaskShape:

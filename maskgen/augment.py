@@ -246,9 +246,6 @@ def _place(holes_yx: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], rng:
 
 
 RADIUS_STEPS = 8  # dilation radii are searched in steps of 1/8 px
-WIDTH_SLACK = 1.0  # another raw mask is combined while the stroke width exceeds the target by more than this
-PARTS_SLACK = 1.0  # the smallest parts are removed when there are more than this times the target's count
-ATTACH_PARTS = True
 PART_ROUNDS = 2  # rounds of combining further raw masks (each costs one distance transform)
 WIDTH_TOLERANCE = 1.3  # a mask whose stroke width is within this factor of the target's is taken at once
 SHAPE_TRIES = 1  # attempts spent re-cropping toward the target width after the first mask in the bin
@@ -333,11 +330,9 @@ def _add_part(base: np.ndarray, part: np.ndarray, rng: np.random.Generator, opti
     pixels placed on a random hole pixel of ``base`` (so the parts overlap into one larger shape, as
     NVIDIA's masks have one dominant part, rather than scattering)."""
     rotation, crop_scale = _draw_crop(rng, options, *scales)
-    at = None
-    if ATTACH_PARTS:
-        ys, xs = np.nonzero(base)
-        pick = int(rng.integers(len(xs)))
-        at = (float(xs[pick]), float(ys[pick]))
+    ys, xs = np.nonzero(base)
+    pick = int(rng.integers(len(xs)))
+    at = (float(xs[pick]), float(ys[pick]))
     center = _place(_anchors(part), part.shape, rng, options, rotation, crop_scale, touch_border=False, at=at)
     return base | warp_crop(part, rotation=rotation, crop_scale=crop_scale, center=center, size=options.size)
 
@@ -364,6 +359,11 @@ class _Steer:
     def level(self, cumulative: np.ndarray) -> int:
         return _in_bin_level(cumulative, self.target, self.k_min, self.k_max)
 
+    def in_bin_level(self, cumulative: np.ndarray) -> int | None:
+        """:meth:`level`, when its hole count falls in the cell's bin; else ``None``."""
+        level = self.level(cumulative)
+        return level if self.low < cumulative[level] <= self.high else None
+
     def shape(self, base: np.ndarray, levels: np.ndarray, cumulative: np.ndarray, goal: ShapeTarget,
               more: Callable[[np.random.Generator], np.ndarray] | None, rng: np.random.Generator,
               scales: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -386,7 +386,7 @@ class _Steer:
                 and cumulative[self.k_min] <= self.high:
             reached = cumulative[self.k_max] > self.low
             width = stroke_width(levels <= self.level(cumulative)) if reached else float("inf")
-            if width <= goal.width * WIDTH_SLACK:
+            if width <= goal.width:
                 break
             missing = options.max_parts - parts if not reached else math.ceil(width / goal.width) - 1
             count = max(1, min(missing, options.max_parts - parts))
@@ -408,11 +408,11 @@ class _Steer:
              goal: ShapeTarget) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """With far more parts than the goal's count at the target ratio, keep the largest ones and dilate
         again (unless what is left cannot reach the bin)."""
-        level = self.level(cumulative)
-        if not self.low < cumulative[level] <= self.high:
+        level = self.in_bin_level(cumulative)
+        if level is None:
             return base, levels, cumulative
         mask = levels <= level
-        keep = max(1, round(goal.components * PARTS_SLACK))
+        keep = max(1, round(goal.components))
         if component_count(mask) <= keep:
             return base, levels, cumulative
         kept = _keep_largest(mask, base, keep)
@@ -427,16 +427,16 @@ class _Steer:
         thicker than NVIDIA's strokes, which no crop and no dilation of at least ``min_dilation`` can make
         thin), replace the crop by its skeleton and dilate that again: the same parts and outline, strokes
         as wide as the dilation. Kept only when it still reaches the bin and its width is closer to the goal."""
-        level = self.level(cumulative)
-        if not self.low < cumulative[level] <= self.high:
+        level = self.in_bin_level(cumulative)
+        if level is None:
             return base, levels, cumulative
         width = stroke_width(levels <= level)
         if width <= goal.width * THIN_ABOVE:
             return base, levels, cumulative
         thinned = _skeleton(base)
         thin_levels, thin_cumulative = _dilation_levels(thinned, self.k_max, self.outside)
-        thin_level = self.level(thin_cumulative)
-        if not self.low < thin_cumulative[thin_level] <= self.high:
+        thin_level = self.in_bin_level(thin_cumulative)
+        if thin_level is None:
             return base, levels, cumulative
         if abs(math.log(stroke_width(thin_levels <= thin_level) / goal.width)) < abs(math.log(width / goal.width)):
             return thinned, thin_levels, thin_cumulative
@@ -452,8 +452,8 @@ class _Steer:
         import cv2
 
         for _ in range(SCATTER_ROUNDS if more is not None else 0):
-            level = self.level(cumulative)
-            if not self.low < cumulative[level] <= self.high:
+            level = self.in_bin_level(cumulative)
+            if level is None:
                 break
             missing = round(goal.components) - component_count(levels <= level)
             if missing < 1:
@@ -473,7 +473,7 @@ class _Steer:
             chosen[np.argsort(stats[1:, cv2.CC_STAT_AREA], kind="stable")[:missing] + 1] = True
             grown = base | chosen[labels]
             grown_levels, grown_cumulative = _dilation_levels(grown, self.k_max, self.outside)
-            if not self.low < grown_cumulative[self.level(grown_cumulative)] <= self.high:
+            if self.in_bin_level(grown_cumulative) is None:
                 break
             base, levels, cumulative = grown, grown_levels, grown_cumulative
         return base, levels, cumulative
@@ -540,8 +540,8 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
         level = steer.level(cumulative)
         lowest, highest = cumulative[k_min], cumulative[k_max]
         # too few holes even at the widest dilation (zoom in), or too many even at the thinnest (zoom out)
-        too_small = highest <= cell.low * total
-        if too_small or lowest > cell.high * total:
+        too_small = highest <= steer.low
+        if too_small or lowest > steer.high:
             reason = "too-small" if too_small else "too-large"
             zoomed = _zoom(too_small, crop_scale, highest if too_small else lowest, target, options)
             if zoomed is None:
@@ -550,7 +550,7 @@ def augment_to_cell(raw: np.ndarray, cell: Cell, rng: np.random.Generator,
             continue
         mask = levels <= level
         if ratio_bin(int(cumulative[level]), total) != cell.bin_index:  # the target fell between two levels
-            reason = "too-small" if cumulative[level] <= cell.low * total else "too-large"
+            reason = "too-small" if cumulative[level] <= steer.low else "too-large"
             continue
         if not want_b and border_class(mask, margin=margin) != "N":
             reason = "no-border-contact"

@@ -285,16 +285,17 @@ def _clip_masks(clips: Sequence[Clip], options: ExtractOptions, raw_dir: Path, r
     The bar counts frame pairs (known from the frame counts before any flow runs, corrected as each clip
     ends), so it moves from the first pair on and its rate gives an honest time left."""
     results: dict[str, ClipMasks] = {}
-    todo: list[tuple[Clip, ExtractOptions, Path]] = []
+    todo: list[tuple[Clip, ExtractOptions]] = []
+    caches: dict[str, Path] = {}  # by clip id, for the clips to extract
     for clip in clips:
         cache = raw_dir / f"{_clip_cache_key(clip, options)}.npz"
         cached = load_cached(cache) if cache.is_file() else None
         if cached is not None:
             results[clip.clip_id] = cached
         else:
-            todo.append((clip, options, cache))
+            todo.append((clip, options))
+            caches[clip.clip_id] = cache
     todo.sort(key=lambda task: -_clip_size(task[0]))  # longest first balances the workers
-    caches = {clip.clip_id: cache for clip, _, cache in todo}
     estimates = {clip.clip_id: pair_count(frame_count(clip), options) if clip.clip_id not in results else 0
                  for clip in clips}
     with _bar(sum(estimates.values()), "frame pairs", "pair", progress) as bar:
@@ -364,19 +365,16 @@ def _json_key(payload: object) -> str:
 _Report = Callable[[str, str], None]  # a clip task's progress: report(clip_id, "pair") per frame pair
 
 
-def _clip_task(report: _Report, args: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+def _clip_task(report: _Report, args: tuple[Clip, ExtractOptions]) -> ClipMasks:
     """One clip's raw masks (the driver caches them unless the failure was not the clip's content -- a flow
     plug-in's exception, an unreadable file: that clip is tried again on the next run); each frame pair
     done is reported to ``report``."""
-    clip, options, _ = args
+    clip, options = args
     try:
         with opened(clip) as local:  # a clip under a URL: copied here once, read as a local clip, removed
-            try:
-                sha = clip_fingerprint(local)
-            except OSError as exc:
-                return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
+            sha = clip_fingerprint(local)
             return extract_clip(local, options, sha256=sha, on_pair=lambda: report(clip.clip_id, "pair"))
-    except OSError as exc:  # the copy (a network or permission error)
+    except OSError as exc:  # the copy (a network or permission error) or reading the clip for its fingerprint
         return ClipMasks(clip.clip_id, "", error=f"cannot read: {exc}", retry=True)
 
 
@@ -391,7 +389,7 @@ class _ClipRetry(TransientError):
         return str(self.result.error)
 
 
-def _engine_clip_task(report: _Report, task: tuple[Clip, ExtractOptions, Path]) -> ClipMasks:
+def _engine_clip_task(report: _Report, task: tuple[Clip, ExtractOptions]) -> ClipMasks:
     """Engine task: :func:`_clip_task`, reporting to the state the engine hands over (made by
     :func:`_start_clip_worker`); a failure that was not the clip's content is raised as transient."""
     result = _clip_task(report, task)
@@ -400,7 +398,7 @@ def _engine_clip_task(report: _Report, task: tuple[Clip, ExtractOptions, Path]) 
     return result
 
 
-def _clip_failed(task: tuple[Clip, ExtractOptions, Path], error: BaseException) -> ClipMasks:
+def _clip_failed(task: tuple[Clip, ExtractOptions], error: BaseException) -> ClipMasks:
     """A clip whose every attempt failed: reported as skipped and tried again on the next run."""
     if isinstance(error, _ClipRetry):
         return error.result

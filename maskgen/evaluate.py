@@ -7,14 +7,15 @@ from typing import Sequence
 
 import numpy as np
 
-from inpaint_core.conventions import binarize
+from inpaint_core.images import load_image
+from inpaint_core.maskio import read_mask
 
 from .extract import ExtractOptions
-from .flow import forward_backward
+from .flow import FlowMethod, forward_backward
 from .occlusion import OcclusionOptions, occlusion_and_disocclusion
 from .video import resize_frame, working_shape
 
-__all__ = ["f1_iou", "SintelCase", "find_sintel_cases", "evaluate_case", "evaluate_case_variants"]
+__all__ = ["f1_iou", "SintelCase", "find_sintel_cases", "load_case", "evaluate_case", "evaluate_case_variants"]
 
 
 def f1_iou(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -56,6 +57,17 @@ def find_sintel_cases(root: str | Path, *, render_pass: str = "final") -> list[S
     return cases
 
 
+def load_case(case: SintelCase) -> tuple[list[np.ndarray], np.ndarray]:
+    """The case's two frames (uint8 RGB HxWx3, full size) and its true occlusion mask (bool HxW, Sintel's
+    white = occluded).
+
+    Raises:
+        ValueError: a file is missing or not a readable image.
+    """
+    frames = [load_image(path) for path in (case.image_a, case.image_b)]
+    return frames, read_mask(case.occlusion)
+
+
 def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) -> tuple[float, float]:
     """F1 and IoU of the occlusion mask the extraction pipeline gives for a Sintel pair.
 
@@ -65,20 +77,21 @@ def evaluate_case(case: SintelCase, options: ExtractOptions = ExtractOptions()) 
     return evaluate_case_variants(case, options, [options.occlusion])[0]
 
 
-def evaluate_case_variants(case: SintelCase, options: ExtractOptions,
-                           variants: Sequence[OcclusionOptions]) -> list[tuple[float, float]]:
+def evaluate_case_variants(case: SintelCase, options: ExtractOptions, variants: Sequence[OcclusionOptions],
+                           flow: FlowMethod | None = None) -> list[tuple[float, float]]:
     """F1 and IoU of the occlusion mask for each of ``variants``, from one flow computation.
 
     As :func:`evaluate_case` (flow method and working size from ``options``), one (F1, IoU) per variant.
+    ``flow``: the method ``options.make_flow()`` gives, made once by a caller scoring many cases (else made
+    here).
     """
     import cv2
 
-    frames = [cv2.cvtColor(_imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for path in (case.image_a, case.image_b)]
-    truth = binarize(_imread(case.occlusion, cv2.IMREAD_GRAYSCALE))  # Sintel's truth: white = occluded
+    frames, truth = load_case(case)
     height, width = truth.shape
     work = working_shape(height, width, options.work_size)
     frames = [resize_frame(frame, work) for frame in frames]
-    forward, backward = forward_backward(options.make_flow(), frames[0], frames[1])
+    forward, backward = forward_backward(flow if flow is not None else options.make_flow(), frames[0], frames[1])
     scores = []
     for occlusion in variants:
         occluded, _ = occlusion_and_disocclusion(forward, backward, occlusion, frame_a=frames[0], frame_b=frames[1])
@@ -86,12 +99,3 @@ def evaluate_case_variants(case: SintelCase, options: ExtractOptions,
             occluded = cv2.resize(occluded.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
         scores.append(f1_iou(occluded, truth))
     return scores
-
-
-def _imread(path: Path, flags: int) -> np.ndarray:
-    import cv2
-
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise ValueError(f"cannot read {path}")
-    return image

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .flow import FlowMethod, create_flow, forward_backward
+from .flow import FlowMethod, FlowOptionError, create_flow, forward_backward
 from inpaint_core.cli import cli_help
 from inpaint_core.files import atomic_write_bytes, sha256_file
 from inpaint_core.maskio import encode_mask_png
@@ -98,8 +98,8 @@ class ExtractOptions:
                    "raft-large, raft-small)")
         try:
             method = create_flow(self.flow, weights=self.flow_weights)
-        except ValueError as error:
-            if str(error).endswith("does not take the option 'weights'"):
+        except FlowOptionError as error:
+            if error.option == "weights":
                 raise ValueError(refusal) from None
             raise
         loaded = getattr(method, "weights_sha256", None)

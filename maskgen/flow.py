@@ -57,6 +57,14 @@ class FlowMethod(Protocol):
 _REGISTRY = Registry("flow method", ENTRY_POINT_GROUP)
 
 
+class FlowOptionError(ValueError):
+    """A flow method was given an option it does not take; ``option`` names it."""
+
+    def __init__(self, spec: str, option: str) -> None:
+        super().__init__(f"flow method {spec!r} does not take the option {option!r}")
+        self.option = option
+
+
 def register_flow(name: str) -> Callable[[Callable[..., FlowMethod]], Callable[..., FlowMethod]]:
     """Decorator registering a flow factory under ``name``.
 
@@ -80,7 +88,8 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
         **options: keyword options passed to the factory.
 
     Raises:
-        ValueError: unknown name, a spec that cannot be imported, or an option the method does not take.
+        ValueError: unknown name or a spec that cannot be imported.
+        FlowOptionError: an option the method does not take (a ``ValueError``).
     """
     factory = _REGISTRY.resolve(spec)
     try:
@@ -89,7 +98,7 @@ def create_flow(spec: str, **options: Any) -> FlowMethod:
         unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
         if unexpected is None or unexpected.group(1) not in options:
             raise
-        raise ValueError(f"flow method {spec!r} does not take the option {unexpected.group(1)!r}") from None
+        raise FlowOptionError(spec, unexpected.group(1)) from None
 
 
 def forward_backward(method: FlowMethod, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +142,10 @@ class DISFlow:
     name: str = "dis"
 
     def __post_init__(self) -> None:
+        self._dis = self._make()
+
+    def _make(self) -> Any:
+        """An OpenCV DIS object with these settings."""
         import cv2
 
         presets = {
@@ -157,10 +170,18 @@ class DISFlow:
             value = getattr(self, field_name)
             if value is not None:
                 setter(value)
-        self._dis = dis
+        return dis
 
-    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
-        return self._dis.calc(_gray(frame_a), _gray(frame_b), None)
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
+        """The flow A -> B (float32 HxWx2); OpenCV refines ``initial`` (a flow of A's size, HxWx2; left
+        unchanged) instead of starting from zero when it is given.
+
+        A call with ``initial`` runs on a DIS object of its own: OpenCV's, once given an input flow, takes
+        whatever its output holds as one on every later call."""
+        if initial is None:
+            return self._dis.calc(_gray(frame_a), _gray(frame_b), None)
+        start = np.array(initial, dtype=np.float32, order="C")
+        return self._make().calc(_gray(frame_a), _gray(frame_b), start)
 
     def __getstate__(self) -> dict[str, Any]:  # cv2 objects do not pickle; rebuild in the worker
         state = dict(self.__dict__)

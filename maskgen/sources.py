@@ -81,9 +81,9 @@ def _open(url: str) -> tuple[Any, str]:
         raise ValueError(f"--video-dir {url!r} is a URL, which needs fsspec, not installed: {FSSPEC_EXTRA}") from None
     try:
         return url_to_fs(url)
-    except ImportError as exc:  # fsspec knows the protocol, its package is missing ("Install s3fs to access S3")
-        raise ValueError(f"cannot open --video-dir {url!r}: {_one_line(exc)}") from None
-    except (ValueError, TypeError) as exc:  # "Protocol not known: foo", bad storage options
+    # ImportError: fsspec knows the protocol, its package is missing ("Install s3fs to access S3");
+    # ValueError, TypeError: "Protocol not known: foo", bad storage options
+    except (ImportError, ValueError, TypeError) as exc:
         raise ValueError(f"cannot open --video-dir {url!r}: {_one_line(exc)}") from None
 
 

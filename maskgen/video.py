@@ -132,7 +132,7 @@ def discover_clips(video_dir: str | os.PathLike[str]) -> tuple[list[Clip], list[
 
 def _discover_url(url: str) -> tuple[list[Clip], list[Skipped]]:
     """:func:`discover_clips` for a URL: the folders in the order ``os.walk`` would visit them (parents
-    first, siblings in natural order), each classified as :func:`_add_folder` does."""
+    first, siblings in natural order), each file classified by :func:`_classify` as :func:`_add_folder` does."""
     root, folders = list_files(url)
     clips: list[Clip] = []
     skipped: list[Skipped] = []
@@ -147,17 +147,12 @@ def _discover_url(url: str) -> tuple[list[Clip], list[Skipped]]:
         for file in files:
             if file.name.startswith("."):
                 continue
-            suffix = Path(file.name).suffix.lower()
             relative = f"{folder}/{file.name}" if folder else file.name
-            if suffix in VIDEO_EXTENSIONS:
+            kind = _classify(file.name, relative, in_subfolder=bool(folder))
+            if isinstance(kind, Skipped):
+                skipped.append(kind)
+            elif kind == "video":
                 clips.append(Clip(relative, Path(file.path), "video", RemoteClip(url, (file,))))
-            elif suffix in FRAME_EXTENSIONS and folder:
-                continue
-            elif suffix in FRAME_EXTENSIONS:
-                skipped.append(Skipped(relative, "a single image at the top of --video-dir, not a clip "
-                                                 "(put frames in a sub-folder)"))
-            else:
-                skipped.append(Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})"))
     clips.sort(key=lambda clip: natural_key(clip.clip_id))
     return clips, skipped
 
@@ -205,20 +200,29 @@ def _add_folder(here: Path, root: Path, files: list[str], clips: list[Clip], ski
     for name in files:
         if name.startswith(".") or _links_back(here / name, root, skipped):
             continue
-        suffix = Path(name).suffix.lower()
         relative = (here / name).relative_to(root).as_posix()
-        if suffix in VIDEO_EXTENSIONS:
+        kind = _classify(name, relative, in_subfolder=here != root)
+        if isinstance(kind, Skipped):
+            skipped.append(kind)
+        elif kind == "video":
             if (here / name).is_file():
                 clips.append(Clip(relative, here / name, "video"))
             else:
                 skipped.append(Skipped(relative, "not a regular file (a broken symlink?)"))
-        elif suffix in FRAME_EXTENSIONS and here != root:
-            continue
-        elif suffix in FRAME_EXTENSIONS:
-            skipped.append(Skipped(relative, "a single image at the top of --video-dir, not a clip "
-                                             "(put frames in a sub-folder)"))
-        else:
-            skipped.append(Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})"))
+
+
+def _classify(name: str, relative: str, *, in_subfolder: bool) -> str | Skipped:
+    """What a (not hidden) file of a searched folder is, local or under a URL: ``"video"`` (a clip of its
+    own), ``"frame"`` (a frame of its sub-folder's clip), or why it is skipped (``relative``: its path
+    under --video-dir)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    if suffix in FRAME_EXTENSIONS and in_subfolder:
+        return "frame"
+    if suffix in FRAME_EXTENSIONS:
+        return Skipped(relative, "a single image at the top of --video-dir, not a clip (put frames in a sub-folder)")
+    return Skipped(relative, f"not a video or frame file (extension {suffix or 'none'!r})")
 
 
 def working_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
@@ -265,17 +269,13 @@ def iter_frames(clip: Clip, *, work_size: int) -> Iterator[tuple[int, np.ndarray
         ClipError: nothing at all can be decoded.
         PixelLimitError: a frame above the pixel limit (:mod:`inpaint_core.images`), refused before it is
             decoded; not a property of the clip alone, so the build does not cache it as a failed clip.
+        ValueError: a clip under a URL (read the local copy :func:`opened` makes).
     """
     if clip.remote is not None:
-        return _remote_frames(clip, work_size)
+        raise ValueError(f"{clip.clip_id!r} is under a URL: open it with opened() to read its frames")
     if clip.kind == "frames":
         return _folder_frames(clip, work_size)
     return _video_frames(clip, work_size)
-
-
-def _remote_frames(clip: Clip, work_size: int) -> Iterator[tuple[int, np.ndarray | None]]:
-    with opened(clip) as local:
-        yield from iter_frames(local, work_size=work_size)
 
 
 def _read_frame(path: Path) -> np.ndarray | None:
@@ -347,11 +347,11 @@ def clip_fingerprint(clip: Clip) -> str:
     that cannot be read counts by its name and a marker, as its pairs are skipped anyway).
 
     Raises:
-        OSError: a video file cannot be read; a file of a clip under a URL cannot be read.
+        OSError: a video file cannot be read.
+        ValueError: a clip under a URL (fingerprint the local copy :func:`opened` makes).
     """
     if clip.remote is not None:
-        with opened(clip) as local:
-            return clip_fingerprint(local)
+        raise ValueError(f"{clip.clip_id!r} is under a URL: open it with opened() to fingerprint it")
     digest = hashlib.sha256()
     paths = frame_paths(clip) if clip.kind == "frames" else [clip.path]
     for path in paths:

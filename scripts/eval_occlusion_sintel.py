@@ -66,7 +66,7 @@ def main() -> int:
         return 1
     try:
         options = replace(ExtractOptions(), flow=args.flow, flow_weights=args.flow_weights, work_size=args.work_size)
-        options.make_flow()
+        flow = options.make_flow()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -77,7 +77,7 @@ def main() -> int:
     rows = []
     for label, render_pass, case in cases:
         started = time.perf_counter()
-        scores = evaluate_case_variants(case, options, list(variants.values()))
+        scores = evaluate_case_variants(case, options, list(variants.values()), flow=flow)
         rows.append((label, render_pass, case.scene, scores))
         f1s = "".join(f"{f1:>9.3f}" for f1, _ in scores)
         print(f"{label:<11}{render_pass:<7}{case.name:<17}{f1s}{scores[0][1]:>7.3f}"

@@ -22,6 +22,7 @@ The frames are used at full size (1024x436, maskgen's default working size).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -34,22 +35,22 @@ FlowPair = tuple[np.ndarray, np.ndarray]
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
-    import cv2
+    from maskgen.flow import _gray
 
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return _gray(frame)
+
+
+@functools.cache
+def _dis_method() -> Callable[..., np.ndarray]:
+    """maskgen's default flow (``create_flow("dis")``), one instance for the whole run."""
+    from maskgen.flow import create_flow
+
+    return create_flow("dis")
 
 
 def _dis(frame_a: np.ndarray, frame_b: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
     """maskgen's default DIS; OpenCV starts from ``initial`` when it is given (same size, float32 HxWx2)."""
-    import cv2
-
-    from maskgen.flow import DEFAULT_DIS_OPTIONS
-
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    dis.setFinestScale(DEFAULT_DIS_OPTIONS["finest_scale"])
-    dis.setVariationalRefinementIterations(DEFAULT_DIS_OPTIONS["variational_iterations"])
-    flow = None if initial is None else np.ascontiguousarray(initial, dtype=np.float32)
-    return dis.calc(_gray(frame_a), _gray(frame_b), flow)
+    return _dis_method()(frame_a, frame_b, initial)
 
 
 def _sift_matches(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,9 +139,9 @@ def _densify(frame_a: np.ndarray, frame_b: np.ndarray, forward: np.ndarray, reli
 
 
 def _variant_dis(frame_a: np.ndarray, frame_b: np.ndarray) -> FlowPair:
-    from maskgen.flow import create_flow, forward_backward
+    from maskgen.flow import forward_backward
 
-    return forward_backward(create_flow("dis"), frame_a, frame_b)
+    return forward_backward(_dis_method(), frame_a, frame_b)
 
 
 def _variant_homography(frame_a: np.ndarray, frame_b: np.ndarray) -> FlowPair:
@@ -176,9 +177,8 @@ def _read_flo(path: Path) -> np.ndarray:
 def main() -> int:
     import cv2
 
-    from inpaint_core.conventions import binarize
-    from maskgen.evaluate import f1_iou, find_sintel_cases
-    from maskgen.occlusion import OcclusionOptions, occlusion_and_disocclusion
+    from maskgen.evaluate import f1_iou, find_sintel_cases, load_case
+    from maskgen.occlusion import occlusion_and_disocclusion
 
     default = Path(os.environ.get("MASKGEN_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -196,9 +196,7 @@ def main() -> int:
             for case in find_sintel_cases(root, render_pass=render_pass):
                 if group == "held-out" and case.scene in test_scenes:
                     continue  # another frame of a tuning scene: not held out
-                frames = [cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-                          for p in (case.image_a, case.image_b)]
-                truth = binarize(cv2.imread(str(case.occlusion), cv2.IMREAD_GRAYSCALE))
+                frames, truth = load_case(case)
                 flo = case.occlusion.parents[1] / "flow" / f"{case.occlusion.stem}.flo"
                 line = f"{group:<9}{render_pass:<7}{case.name:<17}"
                 for name in variants:

@@ -138,7 +138,7 @@ def test_clip_tasks_report_to_the_reporter_the_engine_hands_them(clip_dir: Path,
     def reporter(tag: str) -> Callable[[str, str], None]:
         return lambda clip_id, event: events[tag].append((clip_id, event, cv2.getNumThreads()))
 
-    tasks = [(clip, SMALL_BUILD.extract, clip_dir / "unused.npz") for clip in clips]
+    tasks = [(clip, SMALL_BUILD.extract) for clip in clips]
     maps = {tag: engine.map(build_module._engine_clip_task, tasks, context=reporter(tag),
                             setup=build_module._start_clip_worker) for tag in ("a", "b")}
     results = {tag: [] for tag in maps}

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from helpers import SMALL_BUILD, SMALL_BUILD_ARGS, dataset_files
 from maskgen.build import BuildResult, _clip_cache_key, build_dataset
 from maskgen.sources import is_url
-from maskgen.video import discover_clips
+from maskgen.video import clip_fingerprint, discover_clips, iter_frames, opened
 
 fsspec = pytest.importorskip("fsspec", reason="fsspec is not installed (pip install '.[fsspec]')")
 
@@ -61,6 +61,18 @@ def test_a_file_url_is_discovered_like_the_folder(clips: Path) -> None:
     assert remote_skipped == local_skipped
     assert all(c.remote is not None and c.remote.url == clips.as_uri() for c in remote)
     assert [f.name for f in remote[1].remote.files] == sorted(p.name for p in (clips / "walk_right").iterdir())
+
+
+def test_a_clip_under_a_url_is_read_through_opened_only(clips: Path) -> None:
+    local, _ = discover_clips(clips)
+    remote, _ = discover_clips(clips.as_uri())
+    for clip, local_clip in zip(remote, local):
+        with pytest.raises(ValueError, match=f"^{clip.clip_id!r} is under a URL: open it with opened\\(\\) to read"):
+            iter_frames(clip, work_size=64)
+        with pytest.raises(ValueError, match=f"^{clip.clip_id!r} is under a URL: open it with opened\\(\\) to finger"):
+            clip_fingerprint(clip)
+        with opened(clip) as copy:
+            assert clip_fingerprint(copy) == clip_fingerprint(local_clip)
 
 
 def test_a_file_url_build_equals_the_local_build(clips: Path, local_build: BuildResult, tmp_path: Path,
