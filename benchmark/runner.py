@@ -671,8 +671,7 @@ def _portable(prepared: Prepared) -> Prepared:
     dataset = copy.copy(prepared.dataset)
     dataset.folder = dataset.folder.resolve()
     resolved = replace(settings, masks=settings.masks.resolve(), images=settings.images.resolve())
-    return Prepared(resolved, prepared.pairs, dataset, prepared.dataset_fingerprint, prepared.image_fingerprint,
-                    prepared.image_count, prepared.protocol_key)
+    return replace(prepared, settings=resolved, dataset=dataset, _cache={})
 
 
 def score_pending_on(engine: object, plan: RunPlan, prepared: Prepared, shard_model: ShardModel,
