@@ -45,11 +45,12 @@ from typing import Mapping
 from inpaint_core.buckets import BIN_EDGES, CELLS
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, csv_text, sha256_file
 
-from .aggregate import CellAccumulator
+from .aggregate import SET_COLUMNS, CellAccumulator
 from .areabins import AREA_BIN_NAMES
 from .metrics import METRIC_NAMES
 from .results import SUMMARY_METRICS as PER_IMAGE_METRICS
 from .results import RUN_FILES_RECORDED, format_value, read_results
+from .setmetrics import FEATURE_METRICS
 
 __all__ = ["LeaderboardError", "RunRecord", "ProtocolSection", "Leaderboard", "read_run", "collect_runs",
            "leaderboard_rows", "section_rows", "write_leaderboard", "plot_png", "mask_protocol_of",
@@ -211,6 +212,9 @@ def _recompute(results, summary: Mapping[str, Mapping[str, str]], area_summary: 
     return values, area_values
 
 
+_SET_VALUES = tuple(column for column in SET_COLUMNS if column != "fid_count")  # read as written
+
+
 def _check_table(entries: list[dict[str, object]], written_rows: Mapping[str, Mapping[str, str]], name: str,
                  label: str, damaged) -> dict[str, dict[str, float]]:
     """The recomputed figures of each group, after checking them against the table ``name`` as written."""
@@ -230,8 +234,7 @@ def _check_table(entries: list[dict[str, object]], written_rows: Mapping[str, Ma
                               f"per_image.csv gives {format_value(entry[column])!r}")
         group = {column: float(entry[column]) for column in checked[2:]}
         group.update({metric: group[f"{metric}_mean"] for metric in PER_IMAGE_METRICS})
-        group.update({column: _value(written.get(column))
-                      for column in ("fid", "kid", "kid_std", "p_ids", "u_ids")})
+        group.update({column: _value(written.get(column)) for column in _SET_VALUES})
         values[entry[label]] = group
     return values
 
@@ -393,7 +396,7 @@ def write_leaderboard(board: Leaderboard, csv_path: Path, *, rank_by: str = "l1"
 _COLUMNS = [("L1 %", "l1", 2), ("L1 hole %", "l1_hole", 2), ("PSNR", "psnr", 2), ("SSIM", "ssim", 3),
             ("LPIPS", "lpips", 3), ("FID", "fid", 2), ("KID", "kid", 4), ("P-IDS", "p_ids", 3),
             ("U-IDS", "u_ids", 3), ("s/image", "seconds", 3)]
-_OPTIONAL = {"kid", "p_ids", "u_ids"}
+_OPTIONAL = set(FEATURE_METRICS)
 
 
 def shown_columns(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
