@@ -321,12 +321,12 @@ def _metric_columns(metric: str, suffix: str = "") -> list[str]:
 
 def _metric_values(row: dict[str, object], record: RunRecord, cell: str, suffix: str) -> None:
     values = record.values.get(cell, {})
-    intervals = record.intervals.get(cell, {})
+    nan = float("nan")
     for metric in SUMMARY_METRICS:
-        row[metric + suffix] = values.get(metric, float("nan"))
-        if metric in PER_IMAGE_METRICS:
-            low, high = intervals.get(metric, (float("nan"), float("nan")))
-            row[f"{metric}_ci_low{suffix}"], row[f"{metric}_ci_high{suffix}"] = low, high
+        row[metric + suffix] = values.get(metric, nan)
+        if metric in PER_IMAGE_METRICS:  # the bootstrap gives both bounds or neither (NaN, NaN)
+            for bound in ("ci_low", "ci_high"):
+                row[f"{metric}_{bound}{suffix}"] = values.get(f"{metric}_{bound}", nan)
 
 
 def section_rows(section: ProtocolSection, *, rank_by: str = "l1") -> list[dict[str, object]]:
