@@ -53,7 +53,7 @@ from .results import RUN_FILES_RECORDED, format_value, read_results
 from .setmetrics import FEATURE_METRICS
 
 __all__ = ["LeaderboardError", "RunRecord", "ProtocolSection", "Leaderboard", "read_run", "collect_runs",
-           "leaderboard_rows", "section_rows", "write_leaderboard", "plot_png", "mask_protocol_of",
+           "section_rows", "write_leaderboard", "plot_png", "mask_protocol_of",
            "HIGHER_IS_BETTER", "SUMMARY_METRICS", "SET_METRICS", "PER_IMAGE_METRICS", "RUN_FILES_RECORDED",
            "value_text"]
 
@@ -349,12 +349,6 @@ def section_rows(section: ProtocolSection, *, rank_by: str = "l1") -> list[dict[
     for position, row in enumerate((r for r in rows if r["status"] == "complete"), start=1):
         row["rank"] = position
     return rows
-
-
-def leaderboard_rows(board: Leaderboard, *, rank_by: str = "l1") -> list[dict[str, object]]:
-    """Every section's rows (:func:`section_rows`), protocol by protocol; ``row["record"]`` is the run's
-    :class:`RunRecord` (not a CSV column)."""
-    return [row for section in board.sections for row in section_rows(section, rank_by=rank_by)]
 
 
 def csv_columns() -> list[str]:
