@@ -400,14 +400,21 @@ def shown_columns(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
             or any(not math.isnan(row[column[1]]) for row in rows)]
 
 
-def interval_text(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
-    """``mean [low, high]`` when the row has the interval, else ``mean`` (empty for no value)."""
-    text = value_text(row[metric + suffix], digits)
-    if metric in PER_IMAGE_METRICS and text:
+def interval_bounds(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
+    """``[low, high]`` when the row has a value and its interval, else empty."""
+    if metric in PER_IMAGE_METRICS and value_text(row[metric + suffix], digits):
         low, high = row[f"{metric}_ci_low{suffix}"], row[f"{metric}_ci_high{suffix}"]
         if not (math.isnan(low) or math.isnan(high)):
-            text += f" [{low:.{digits}f}, {high:.{digits}f}]"
-    return text
+            return f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return ""
+
+
+def interval_text(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
+    """``mean [low, high]`` when the row has the interval (:func:`interval_bounds`), else ``mean`` (empty for
+    no value)."""
+    text = value_text(row[metric + suffix], digits)
+    bounds = interval_bounds(row, metric, digits, suffix)
+    return f"{text} {bounds}" if bounds else text
 
 
 def _table(rows: list[dict[str, object]], columns: list[tuple[str, str, int]], *, ranked: bool) -> list[str]:

@@ -52,7 +52,7 @@ from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json
 from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear
 
 from . import __version__
-from .leaderboard import (HIGHER_IS_BETTER, Leaderboard, ProtocolSection, RunRecord, interval_text, plot_png, section_rows, shown_columns, value_text)
+from .leaderboard import (HIGHER_IS_BETTER, Leaderboard, ProtocolSection, RunRecord, interval_bounds, interval_text, plot_png, section_rows, shown_columns, value_text)
 from .redact import PathRedactor
 from .thumbnails import THUMB_WIDTH, grid_thumbnail
 
@@ -261,7 +261,7 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
         cells += [f'<td data-value="{row[key]}">{row[key]}</td>' for key in ("pairs", "failures")]
         for _, metric, digits in columns:
             text = value_text(row[metric], digits)
-            interval = interval_text(row, metric, digits)[len(text):].strip()
+            interval = interval_bounds(row, metric, digits)
             cells.append(f'<td data-value="{_number(row[metric])}">{_e(text) or "&ndash;"}'
                          + (f'<span class="ci">{_e(interval)}</span>' if interval else "")
                          + _error_bar(row, metric, domains[metric]) + "</td>")
