@@ -187,8 +187,6 @@ _JS = """
 })();
 """
 
-_LABELS = {"l1": "L1 %", "l1_hole": "L1 hole %", "psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS", "fid": "FID",
-           "kid": "KID", "p_ids": "P-IDS", "u_ids": "U-IDS", "seconds": "s/image"}
 # light (worst) to dark (best), a single-hue blue ramp: readable by colour-blind readers and in grey
 _RAMP = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107))
 
@@ -272,9 +270,10 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
+def _heatmap(rows: list[dict[str, object]], name: str, metric: str, digits: int) -> str:
     """Runs (rows, ranking order) x cells (columns, NVIDIA order): the value in each cell, coloured from the
-    worst (light) to the best (dark) value of the whole table, so differences are never exaggerated."""
+    worst (light) to the best (dark) value of the whole table, so differences are never exaggerated. ``name``:
+    the metric's column header (:func:`~benchmark.leaderboard.shown_columns`)."""
     values = [row[f"{metric}@{cell.name}"] for row in rows for cell in CELLS]
     finite = [value for value in values if not math.isnan(value)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
@@ -296,7 +295,7 @@ def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
                          f'color:{ink}" title="{_e(title)}">{value_text(value, digits)}</td>')
         body.append(f'<tr><th scope="row" class="text">{label}</th>{"".join(cells)}</tr>')
     legend = "".join(f'<span style="background:{_colour(step / 4)[0]}"></span>' for step in range(5))
-    return (f'<div class="scroll"><table class="heat" data-metric="{metric}" aria-label="{_e(_LABELS.get(metric, metric))} '
+    return (f'<div class="scroll"><table class="heat" data-metric="{metric}" aria-label="{_e(name)} '
             f'per run and cell"><thead>'
             f'<tr><th class="text" rowspan="2">run</th>{bins}</tr><tr>{borders}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>'
@@ -394,7 +393,7 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
             continue
         opened = " open" if metric == rank_by else ""
         parts.append(f"<details{opened}><summary>{_e(name)} per cell ({_direction(metric)})</summary>"
-                     f"{_heatmap(rows, metric, digits)}</details>")
+                     f"{_heatmap(rows, name, metric, digits)}</details>")
     parts.append(f'<h3>Plot</h3><img class="plot" src="{_e(plot)}" alt="{_e(rank_by)} per cell against the hole '
                  f'ratio for the runs of {_e(section.mask_protocol)}">')
     parts.append("<h3>Runs</h3>")
