@@ -442,8 +442,9 @@ def published_board(board: Leaderboard, redactor: PathRedactor | None = None) ->
 
 
 def _render(board: Leaderboard, *, rank_by: str, plot_metric: str | None, thumb_width: int,
-            full_grids: bool) -> tuple[list[PageFile], list[PublishedRun]]:
-    """The page's files (``index.html`` last) and its runs, for :func:`render_page` and :func:`publish_page`."""
+            full_grids: bool) -> tuple[list[PageFile], list[PublishedRun], PathRedactor]:
+    """The page's files (``index.html`` last), its runs and the redactor that cut their local paths, for
+    :func:`render_page` and :func:`publish_page`."""
     redactor = PathRedactor.for_folders(_local_folders(board))
     board = published_board(board, redactor)
     plot_metric = plot_metric or rank_by
@@ -497,7 +498,7 @@ def _render(board: Leaderboard, *, rank_by: str, plot_metric: str | None, thumb_
     files.append(PageFile(INDEX, page.encode("utf-8")))
     _check_no_leak(redactor, [(page_file.path, page_file.data) for page_file in files
                               if page_file.data is not None and not page_file.path.endswith((".png", ".jpg"))])
-    return files, listed
+    return files, listed, redactor
 
 
 def _check_no_leak(redactor: PathRedactor, texts: Iterable[tuple[str, bytes]]) -> None:
@@ -586,8 +587,8 @@ def publish_page(board: Leaderboard, out: Path, *, rank_by: str = "l1", plot_met
     out = Path(out)
     check_page_folder(board, out, overwrite=overwrite)
     protected = [record.folder for record in board.runs]
-    files, runs = _render(board, rank_by=rank_by, plot_metric=plot_metric, thumb_width=thumb_width,
-                          full_grids=full_grids)
+    files, runs, redactor = _render(board, rank_by=rank_by, plot_metric=plot_metric, thumb_width=thumb_width,
+                                    full_grids=full_grids)
     final = json.dumps({
         "format": PAGE_FORMAT, "state": "complete", "benchmark": __version__, "rank_by": rank_by,
         "plot_metric": plot_metric or rank_by, "thumb_width": thumb_width, "full_grids": full_grids,
@@ -595,7 +596,7 @@ def publish_page(board: Leaderboard, out: Path, *, rank_by: str = "l1", plot_met
                        "their inputs",
         "runs": [asdict(run) for run in runs], "mask_protocols": sorted({run.mask_protocol for run in runs}),
         "files": [page_file.path for page_file in files]}, indent=2) + "\n"
-    _check_no_leak(PathRedactor.for_folders(_local_folders(board)), [(PAGE_MARKER, final.encode("utf-8"))])
+    _check_no_leak(redactor, [(PAGE_MARKER, final.encode("utf-8"))])
     with FolderLock(out, purpose="benchmark leaderboard --html"):
         marker = _check_out(out, overwrite=overwrite, protected=protected)
         written = [page_file.path for page_file in files]
