@@ -185,8 +185,7 @@ class CellAccumulator:
     def _set_metrics(self, name: str, group: _Group) -> dict[str, object]:
         """FID, KID and P-/U-IDS of the group's feature pairs (NaN where they cannot be computed)."""
         nan = float("nan")
-        result: dict[str, object] = {"fid": nan, "fid_count": 0, "kid": nan, "kid_std": nan, "p_ids": nan,
-                                     "u_ids": nan}
+        result: dict[str, object] = dict.fromkeys(SET_COLUMNS, nan) | {"fid_count": 0}
         n = len(group.features)
         if n < 2:
             return result

@@ -10,7 +10,6 @@ first few.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -19,7 +18,8 @@ import numpy as np
 from inpaint_core.buckets import border_class, cell_by_name, cell_of, hole_ratio
 from inpaint_core.dataset import Dataset, MaskRecord
 from inpaint_core.conventions import binarize
-from inpaint_core.maskio import decode_mask_values
+from inpaint_core.files import sha256_bytes
+from inpaint_core.maskio import read_mask_file
 
 __all__ = ["RunError", "InputError", "read_recorded_mask", "mask_problem", "check_masks", "check_images",
            "SHOWN_PROBLEMS"]
@@ -45,16 +45,13 @@ def _raise_problems(problems: Sequence[str], what: str, advice: str) -> None:
 
 def read_recorded_mask(path: Path, sha256: str) -> tuple[np.ndarray, bool]:
     """The mask at ``path`` (bool, True = hole) and whether its bytes have ``sha256`` (True when none is
-    recorded), from one read of the file.
+    recorded), from one read of the file (:func:`inpaint_core.maskio.read_mask_file`).
 
     Raises:
         ValueError: the file is missing or not a readable image (or above the pixel limit).
     """
-    if not path.is_file():
-        raise ValueError(f"mask file {str(path)!r} does not exist")
-    data = np.fromfile(path, dtype=np.uint8)
-    mask = binarize(decode_mask_values(data, what=str(path)))
-    return mask, not sha256 or hashlib.sha256(data).hexdigest() == sha256
+    values, data = read_mask_file(path)
+    return binarize(values), not sha256 or sha256_bytes(data) == sha256
 
 
 def mask_problem(dataset: Dataset, record: MaskRecord, size: int) -> str:
@@ -101,6 +98,6 @@ def check_images(folder: Path, relative_paths: Iterable[str]) -> list[tuple[str,
         except (OSError, ValueError) as exc:
             problems.append(f"{relative}: {str(exc).splitlines()[0]}")
             continue
-        hashes.append((relative, hashlib.sha256(data).hexdigest()))
+        hashes.append((relative, sha256_bytes(data)))
     _raise_problems(problems, "images cannot be read", "remove or replace them")
     return hashes

@@ -45,14 +45,15 @@ from typing import Mapping
 from inpaint_core.buckets import BIN_EDGES, CELLS
 from inpaint_core.files import atomic_write_bytes, atomic_write_text, csv_text, sha256_file
 
-from .aggregate import CellAccumulator
+from .aggregate import SET_COLUMNS, CellAccumulator
 from .areabins import AREA_BIN_NAMES
 from .metrics import METRIC_NAMES
 from .results import SUMMARY_METRICS as PER_IMAGE_METRICS
 from .results import RUN_FILES_RECORDED, format_value, read_results
+from .setmetrics import FEATURE_METRICS
 
 __all__ = ["LeaderboardError", "RunRecord", "ProtocolSection", "Leaderboard", "read_run", "collect_runs",
-           "leaderboard_rows", "section_rows", "write_leaderboard", "plot_png", "mask_protocol_of",
+           "section_rows", "write_leaderboard", "plot_png", "mask_protocol_of",
            "HIGHER_IS_BETTER", "SUMMARY_METRICS", "SET_METRICS", "PER_IMAGE_METRICS", "RUN_FILES_RECORDED",
            "value_text"]
 
@@ -211,6 +212,9 @@ def _recompute(results, summary: Mapping[str, Mapping[str, str]], area_summary: 
     return values, area_values
 
 
+_SET_VALUES = tuple(column for column in SET_COLUMNS if column != "fid_count")  # read as written
+
+
 def _check_table(entries: list[dict[str, object]], written_rows: Mapping[str, Mapping[str, str]], name: str,
                  label: str, damaged) -> dict[str, dict[str, float]]:
     """The recomputed figures of each group, after checking them against the table ``name`` as written."""
@@ -230,8 +234,7 @@ def _check_table(entries: list[dict[str, object]], written_rows: Mapping[str, Ma
                               f"per_image.csv gives {format_value(entry[column])!r}")
         group = {column: float(entry[column]) for column in checked[2:]}
         group.update({metric: group[f"{metric}_mean"] for metric in PER_IMAGE_METRICS})
-        group.update({column: _value(written.get(column))
-                      for column in ("fid", "kid", "kid_std", "p_ids", "u_ids")})
+        group.update({column: _value(written.get(column)) for column in _SET_VALUES})
         values[entry[label]] = group
     return values
 
@@ -318,12 +321,12 @@ def _metric_columns(metric: str, suffix: str = "") -> list[str]:
 
 def _metric_values(row: dict[str, object], record: RunRecord, cell: str, suffix: str) -> None:
     values = record.values.get(cell, {})
-    intervals = record.intervals.get(cell, {})
+    nan = float("nan")
     for metric in SUMMARY_METRICS:
-        row[metric + suffix] = values.get(metric, float("nan"))
-        if metric in PER_IMAGE_METRICS:
-            low, high = intervals.get(metric, (float("nan"), float("nan")))
-            row[f"{metric}_ci_low{suffix}"], row[f"{metric}_ci_high{suffix}"] = low, high
+        row[metric + suffix] = values.get(metric, nan)
+        if metric in PER_IMAGE_METRICS:  # the bootstrap gives both bounds or neither (NaN, NaN)
+            for bound in ("ci_low", "ci_high"):
+                row[f"{metric}_{bound}{suffix}"] = values.get(f"{metric}_{bound}", nan)
 
 
 def section_rows(section: ProtocolSection, *, rank_by: str = "l1") -> list[dict[str, object]]:
@@ -346,12 +349,6 @@ def section_rows(section: ProtocolSection, *, rank_by: str = "l1") -> list[dict[
     for position, row in enumerate((r for r in rows if r["status"] == "complete"), start=1):
         row["rank"] = position
     return rows
-
-
-def leaderboard_rows(board: Leaderboard, *, rank_by: str = "l1") -> list[dict[str, object]]:
-    """Every section's rows (:func:`section_rows`), protocol by protocol; ``row["record"]`` is the run's
-    :class:`RunRecord` (not a CSV column)."""
-    return [row for section in board.sections for row in section_rows(section, rank_by=rank_by)]
 
 
 def csv_columns() -> list[str]:
@@ -393,7 +390,7 @@ def write_leaderboard(board: Leaderboard, csv_path: Path, *, rank_by: str = "l1"
 _COLUMNS = [("L1 %", "l1", 2), ("L1 hole %", "l1_hole", 2), ("PSNR", "psnr", 2), ("SSIM", "ssim", 3),
             ("LPIPS", "lpips", 3), ("FID", "fid", 2), ("KID", "kid", 4), ("P-IDS", "p_ids", 3),
             ("U-IDS", "u_ids", 3), ("s/image", "seconds", 3)]
-_OPTIONAL = {"kid", "p_ids", "u_ids"}
+_OPTIONAL = set(FEATURE_METRICS)
 
 
 def shown_columns(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
@@ -403,14 +400,21 @@ def shown_columns(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
             or any(not math.isnan(row[column[1]]) for row in rows)]
 
 
-def interval_text(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
-    """``mean [low, high]`` when the row has the interval, else ``mean`` (empty for no value)."""
-    text = value_text(row[metric + suffix], digits)
-    if metric in PER_IMAGE_METRICS and text:
+def interval_bounds(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
+    """``[low, high]`` when the row has a value and its interval, else empty."""
+    if metric in PER_IMAGE_METRICS and value_text(row[metric + suffix], digits):
         low, high = row[f"{metric}_ci_low{suffix}"], row[f"{metric}_ci_high{suffix}"]
         if not (math.isnan(low) or math.isnan(high)):
-            text += f" [{low:.{digits}f}, {high:.{digits}f}]"
-    return text
+            return f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return ""
+
+
+def interval_text(row: Mapping[str, object], metric: str, digits: int, suffix: str = "") -> str:
+    """``mean [low, high]`` when the row has the interval (:func:`interval_bounds`), else ``mean`` (empty for
+    no value)."""
+    text = value_text(row[metric + suffix], digits)
+    bounds = interval_bounds(row, metric, digits, suffix)
+    return f"{text} {bounds}" if bounds else text
 
 
 def _table(rows: list[dict[str, object]], columns: list[tuple[str, str, int]], *, ranked: bool) -> list[str]:

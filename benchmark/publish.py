@@ -52,7 +52,7 @@ from inpaint_core.files import atomic_write_bytes, atomic_write_text, read_json
 from inpaint_core.outdir import LOCK_NAME, FolderLock, check_can_clear
 
 from . import __version__
-from .leaderboard import (HIGHER_IS_BETTER, Leaderboard, ProtocolSection, RunRecord, interval_text, plot_png, section_rows, shown_columns, value_text)
+from .leaderboard import (HIGHER_IS_BETTER, Leaderboard, ProtocolSection, RunRecord, interval_bounds, interval_text, plot_png, section_rows, shown_columns, value_text)
 from .redact import PathRedactor
 from .thumbnails import THUMB_WIDTH, grid_thumbnail
 
@@ -187,8 +187,6 @@ _JS = """
 })();
 """
 
-_LABELS = {"l1": "L1 %", "l1_hole": "L1 hole %", "psnr": "PSNR dB", "ssim": "SSIM", "lpips": "LPIPS", "fid": "FID",
-           "kid": "KID", "p_ids": "P-IDS", "u_ids": "U-IDS", "seconds": "s/image"}
 # light (worst) to dark (best), a single-hue blue ramp: readable by colour-blind readers and in grey
 _RAMP = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107))
 
@@ -261,7 +259,7 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
         cells += [f'<td data-value="{row[key]}">{row[key]}</td>' for key in ("pairs", "failures")]
         for _, metric, digits in columns:
             text = value_text(row[metric], digits)
-            interval = interval_text(row, metric, digits)[len(text):].strip()
+            interval = interval_bounds(row, metric, digits)
             cells.append(f'<td data-value="{_number(row[metric])}">{_e(text) or "&ndash;"}'
                          + (f'<span class="ci">{_e(interval)}</span>' if interval else "")
                          + _error_bar(row, metric, domains[metric]) + "</td>")
@@ -272,9 +270,10 @@ def _overall_table(rows: list[dict[str, object]], columns: list[tuple[str, str, 
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
+def _heatmap(rows: list[dict[str, object]], name: str, metric: str, digits: int) -> str:
     """Runs (rows, ranking order) x cells (columns, NVIDIA order): the value in each cell, coloured from the
-    worst (light) to the best (dark) value of the whole table, so differences are never exaggerated."""
+    worst (light) to the best (dark) value of the whole table, so differences are never exaggerated. ``name``:
+    the metric's column header (:func:`~benchmark.leaderboard.shown_columns`)."""
     values = [row[f"{metric}@{cell.name}"] for row in rows for cell in CELLS]
     finite = [value for value in values if not math.isnan(value)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
@@ -296,7 +295,7 @@ def _heatmap(rows: list[dict[str, object]], metric: str, digits: int) -> str:
                          f'color:{ink}" title="{_e(title)}">{value_text(value, digits)}</td>')
         body.append(f'<tr><th scope="row" class="text">{label}</th>{"".join(cells)}</tr>')
     legend = "".join(f'<span style="background:{_colour(step / 4)[0]}"></span>' for step in range(5))
-    return (f'<div class="scroll"><table class="heat" data-metric="{metric}" aria-label="{_e(_LABELS.get(metric, metric))} '
+    return (f'<div class="scroll"><table class="heat" data-metric="{metric}" aria-label="{_e(name)} '
             f'per run and cell"><thead>'
             f'<tr><th class="text" rowspan="2">run</th>{bins}</tr><tr>{borders}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>'
@@ -394,7 +393,7 @@ def _section(section: ProtocolSection, rows: list[dict[str, object]], slug: str,
             continue
         opened = " open" if metric == rank_by else ""
         parts.append(f"<details{opened}><summary>{_e(name)} per cell ({_direction(metric)})</summary>"
-                     f"{_heatmap(rows, metric, digits)}</details>")
+                     f"{_heatmap(rows, name, metric, digits)}</details>")
     parts.append(f'<h3>Plot</h3><img class="plot" src="{_e(plot)}" alt="{_e(rank_by)} per cell against the hole '
                  f'ratio for the runs of {_e(section.mask_protocol)}">')
     parts.append("<h3>Runs</h3>")
@@ -443,8 +442,9 @@ def published_board(board: Leaderboard, redactor: PathRedactor | None = None) ->
 
 
 def _render(board: Leaderboard, *, rank_by: str, plot_metric: str | None, thumb_width: int,
-            full_grids: bool) -> tuple[list[PageFile], list[PublishedRun]]:
-    """The page's files (``index.html`` last) and its runs, for :func:`render_page` and :func:`publish_page`."""
+            full_grids: bool) -> tuple[list[PageFile], list[PublishedRun], PathRedactor]:
+    """The page's files (``index.html`` last), its runs and the redactor that cut their local paths, for
+    :func:`render_page` and :func:`publish_page`."""
     redactor = PathRedactor.for_folders(_local_folders(board))
     board = published_board(board, redactor)
     plot_metric = plot_metric or rank_by
@@ -498,7 +498,7 @@ def _render(board: Leaderboard, *, rank_by: str, plot_metric: str | None, thumb_
     files.append(PageFile(INDEX, page.encode("utf-8")))
     _check_no_leak(redactor, [(page_file.path, page_file.data) for page_file in files
                               if page_file.data is not None and not page_file.path.endswith((".png", ".jpg"))])
-    return files, listed
+    return files, listed, redactor
 
 
 def _check_no_leak(redactor: PathRedactor, texts: Iterable[tuple[str, bytes]]) -> None:
@@ -587,8 +587,8 @@ def publish_page(board: Leaderboard, out: Path, *, rank_by: str = "l1", plot_met
     out = Path(out)
     check_page_folder(board, out, overwrite=overwrite)
     protected = [record.folder for record in board.runs]
-    files, runs = _render(board, rank_by=rank_by, plot_metric=plot_metric, thumb_width=thumb_width,
-                          full_grids=full_grids)
+    files, runs, redactor = _render(board, rank_by=rank_by, plot_metric=plot_metric, thumb_width=thumb_width,
+                                    full_grids=full_grids)
     final = json.dumps({
         "format": PAGE_FORMAT, "state": "complete", "benchmark": __version__, "rank_by": rank_by,
         "plot_metric": plot_metric or rank_by, "thumb_width": thumb_width, "full_grids": full_grids,
@@ -596,7 +596,7 @@ def publish_page(board: Leaderboard, out: Path, *, rank_by: str = "l1", plot_met
                        "their inputs",
         "runs": [asdict(run) for run in runs], "mask_protocols": sorted({run.mask_protocol for run in runs}),
         "files": [page_file.path for page_file in files]}, indent=2) + "\n"
-    _check_no_leak(PathRedactor.for_folders(_local_folders(board)), [(PAGE_MARKER, final.encode("utf-8"))])
+    _check_no_leak(redactor, [(PAGE_MARKER, final.encode("utf-8"))])
     with FolderLock(out, purpose="benchmark leaderboard --html"):
         marker = _check_out(out, overwrite=overwrite, protected=protected)
         written = [page_file.path for page_file in files]

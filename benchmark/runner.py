@@ -402,36 +402,77 @@ def _score_fetched(item: Fetched, set_metrics: SetMetrics | None) -> Scored:
     return score_pair(item.request, item.answer, set_metrics)
 
 
+class _PartialWriter:
+    """The scoring side of a run folder, as a context manager: ``per_image.partial.csv`` opened for appending
+    (its header when new), the FID feature log and the progress bar. :meth:`record` puts one pair on disk
+    (its FID features and sample row before its row: a kill never leaves a row without them), :meth:`flush`
+    makes the rows written so far survive a kill, :meth:`accumulate` feeds a pair to the accumulator."""
+
+    def __init__(self, plan: RunPlan, accumulator: CellAccumulator, *, progress: bool) -> None:
+        self.plan = plan
+        self.accumulator = accumulator
+        self.progress = progress
+        self.index_of = {pair.pair_id: index for index, pair in enumerate(plan.pairs)}
+        self.feature_log = plan.feature_log
+
+    def __enter__(self) -> _PartialWriter:
+        from tqdm import tqdm
+
+        plan = self.plan
+        new_file = not plan.partial_path.is_file() or plan.partial_path.stat().st_size == 0
+        self.bar = tqdm(total=len(plan.pairs), initial=len(plan.done), desc="pairs", unit="pair",
+                        disable=not self.progress, file=sys.stderr)
+        self.handle = open(plan.partial_path, "a", newline="", encoding="utf-8")
+        self.writer = csv.DictWriter(self.handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
+        if new_file:
+            self.writer.writeheader()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handle.close()
+        self.bar.close()
+
+    def record(self, result: PairResult, features: np.ndarray | None, sample: np.ndarray | None) -> None:
+        """One pair on disk: its FID features, its sample row (shown in the grids), then its row (unflushed)."""
+        if features is not None:
+            self.feature_log.append(self.index_of[result.pair_id], features)
+        if sample is not None:
+            _write_sample_row(self.plan.out, result.pair_id, sample)
+        self.writer.writerow(result.to_row())
+
+    def flush(self, count: int) -> None:
+        """The rows recorded so far on disk (``count`` more pairs done)."""
+        self.handle.flush()
+        self.bar.update(count)
+
+    def accumulate(self, result: PairResult, features: np.ndarray | None) -> None:
+        """One pair into the accumulator, as its row was written (keyed by its place in the pairs)."""
+        written = result.as_written()
+        self.accumulator.update(result.cell, written.scored, features, hole_ratio=written.hole_ratio,
+                                key=self.index_of[result.pair_id])
+
+
+def _sample_of(item: Fetched, scored: Scored, sample_ids: set[str] | frozenset[str]) -> np.ndarray | None:
+    """The pair's sample row (input with white holes, output, ground truth; uint8 RGB) when it is one of the
+    ``sample_ids`` and has a composite."""
+    if scored.composite is None or item.pair.pair_id not in sample_ids:
+        return None
+    request = item.request
+    return sample_row(request.model_input, request.mask, scored.composite, request.truth)
+
+
 def score_pending(plan: RunPlan, feed: OutputFeed, accumulator: CellAccumulator, *,
                   set_metrics: SetMetrics | None = None, progress: bool = False) -> None:
     """Score every pending pair: its row is appended to ``per_image.partial.csv`` (flushed: a kill loses
     at most the pair in progress), after its FID features and sample row, and fed to ``accumulator``."""
-    from tqdm import tqdm
-
-    index_of = {pair.pair_id: index for index, pair in enumerate(plan.pairs)}
     sample_ids = plan.sample_ids
-    feature_log = plan.feature_log
-    new_file = not plan.partial_path.is_file() or plan.partial_path.stat().st_size == 0
-    bar = tqdm(total=len(plan.pairs), initial=len(plan.done), desc="pairs", unit="pair", disable=not progress,
-               file=sys.stderr)
-    with open(plan.partial_path, "a", newline="", encoding="utf-8") as handle, \
+    with _PartialWriter(plan, accumulator, progress=progress) as partial, \
             closing(feed.stream(plan.pending)) as stream:
-        writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
-        if new_file:
-            writer.writeheader()
         for item in stream:
             scored = _score_fetched(item, set_metrics)
-            if scored.features is not None:  # before the row is written: a kill never leaves a row without them
-                feature_log.append(index_of[item.pair.pair_id], scored.features)
-            if scored.composite is not None and item.pair.pair_id in sample_ids:  # on disk: survives a kill
-                _write_sample_row(plan.out, item.request, scored.composite)
-            writer.writerow(scored.result.to_row())
-            handle.flush()
-            written = scored.result.as_written()
-            accumulator.update(item.pair.cell, written.scored, scored.features, hole_ratio=written.hole_ratio,
-                               key=index_of[item.pair.pair_id])
-            bar.update(1)
-    bar.close()
+            partial.record(scored.result, scored.features, _sample_of(item, scored, sample_ids))
+            partial.flush(1)
+            partial.accumulate(scored.result, scored.features)
 
 
 # -- stage 4: report -----------------------------------------------------------------------------------------
@@ -496,10 +537,9 @@ def _set_metric_status(set_metrics: SetMetrics | None) -> dict[str, object]:
     return status
 
 
-def _write_sample_row(out: Path, request: PairRequest, result: np.ndarray) -> None:
-    """One grid row (input with white holes, output, ground truth; 256 px tiles) as a PNG in samples/.rows."""
-    write_rgb_png(out / "samples" / ".rows" / f"{request.pair.pair_id}.png",
-                  sample_row(request.model_input, request.mask, result, request.truth))
+def _write_sample_row(out: Path, pair_id: str, row: np.ndarray) -> None:
+    """One grid row (:func:`_sample_of`) as a PNG in samples/.rows."""
+    write_rgb_png(out / "samples" / ".rows" / f"{pair_id}.png", row)
 
 
 def _write_sample_grids(out: Path, pairs: list[Pair], sample_ids: set[str]) -> None:
@@ -619,11 +659,7 @@ def _score_shard(worker: _ShardWorker, shard: tuple[int, list[Pair]]) -> tuple[i
     rows: list[ShardRow] = []
     for item in worker.feed.stream(pairs):
         scored = _score_fetched(item, worker.set_metrics)
-        sample = None
-        if scored.composite is not None and item.pair.pair_id in worker.sample_ids:
-            request = item.request
-            sample = sample_row(request.model_input, request.mask, scored.composite, request.truth)
-        rows.append(ShardRow(scored.result, scored.features, sample))
+        rows.append(ShardRow(scored.result, scored.features, _sample_of(item, scored, worker.sample_ids)))
     return number, rows
 
 
@@ -635,8 +671,7 @@ def _portable(prepared: Prepared) -> Prepared:
     dataset = copy.copy(prepared.dataset)
     dataset.folder = dataset.folder.resolve()
     resolved = replace(settings, masks=settings.masks.resolve(), images=settings.images.resolve())
-    return Prepared(resolved, prepared.pairs, dataset, prepared.dataset_fingerprint, prepared.image_fingerprint,
-                    prepared.image_count, prepared.protocol_key)
+    return replace(prepared, settings=resolved, dataset=dataset, _cache={})
 
 
 def score_pending_on(engine: object, plan: RunPlan, prepared: Prepared, shard_model: ShardModel,
@@ -646,41 +681,24 @@ def score_pending_on(engine: object, plan: RunPlan, prepared: Prepared, shard_mo
     ``shard_size``, each scored on a worker that holds one model replica (``gpus`` GPUs each). Rows, FID
     features and sample rows are written here as shards finish; ``accumulator`` is fed in pair order, so
     ``summary.csv`` is the local run's (a shard lost with its worker is run again by the engine)."""
-    from tqdm import tqdm
-
     if shard_size < 1:
         raise RunError(f"--shard-size must be at least 1, got {shard_size}")
-    index_of = {pair.pair_id: index for index, pair in enumerate(plan.pairs)}
     shards = [(number, plan.pending[start:start + shard_size])
               for number, start in enumerate(range(0, len(plan.pending), shard_size))]
     context = _ShardContext(_portable(prepared), shard_model, frozenset(plan.sample_ids))
-    new_file = not plan.partial_path.is_file() or plan.partial_path.stat().st_size == 0
-    bar = tqdm(total=len(plan.pairs), initial=len(plan.done), desc="pairs", unit="pair", disable=not progress,
-               file=sys.stderr)
     finished: dict[int, list[ShardRow]] = {}
     next_shard = 0
-    with open(plan.partial_path, "a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=PER_IMAGE_COLUMNS, lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    with _PartialWriter(plan, accumulator, progress=progress) as partial:
         for number, rows in engine.map(_score_shard, shards, context=context, setup=_start_shard_worker,
                                        keep_state=True, gpus=gpus):
             for row in rows:  # on disk at once (a kill loses only unfinished shards), in any shard order
-                if row.features is not None:
-                    plan.feature_log.append(index_of[row.result.pair_id], row.features)
-                if row.sample is not None:
-                    write_rgb_png(plan.out / "samples" / ".rows" / f"{row.result.pair_id}.png", row.sample)
-                writer.writerow(row.result.to_row())
-            handle.flush()
-            bar.update(len(rows))
+                partial.record(row.result, row.features, row.sample)
+            partial.flush(len(rows))
             finished[number] = rows
             while next_shard in finished:  # the summary's sums in pair order, as in a local run
                 for row in finished.pop(next_shard):
-                    written = row.result.as_written()
-                    accumulator.update(row.result.cell, written.scored, row.features, hole_ratio=written.hole_ratio,
-                                       key=index_of[row.result.pair_id])
+                    partial.accumulate(row.result, row.features)
                 next_shard += 1
-    bar.close()
 
 
 def score_run_on(engine: object, prepared: Prepared, out: Path, shard_model: ShardModel, *,

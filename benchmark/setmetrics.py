@@ -18,7 +18,7 @@ from inpaint_core.cli import TORCH_EXTRA, cli_help
 from inpaint_core.conventions import images_to_tensor
 from inpaint_core.nets.weights import FID_INCEPTION, LPIPS_VGG_LIN, VGG16_IMAGENET, locate_weights
 
-__all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog", "SET_METRIC_NAMES"]
+__all__ = ["SetMetricOptions", "SetMetrics", "frechet_distance", "FeatureLog", "SET_METRIC_NAMES", "FEATURE_METRICS"]
 
 FEATURE_DIM = 2048
 SET_METRIC_NAMES = ("lpips", "fid", "kid", "p_ids", "u_ids")  # run.json "set_metrics": computed or the reason

@@ -140,6 +140,14 @@ class _QueueSend:
         self.queue.put(args)
 
 
+def _give_up(task: Any, error: BaseException, on_failure: Callable[[Any, BaseException], Any] | None) -> Any:
+    """A task that failed for good (its retries spent): ``on_failure(task, error)``'s result, or ``error``
+    raised again when there is no ``on_failure``."""
+    if on_failure is None:
+        raise error
+    return on_failure(task, error)
+
+
 def _checked_retries(retries: int) -> int:
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
@@ -208,9 +216,7 @@ class LocalEngine:
                 except TRANSIENT_ERRORS as error:
                     if attempt < retries:
                         continue
-                    if on_failure is None:
-                        raise
-                    result = on_failure(task, error)
+                    result = _give_up(task, error, on_failure)
                 break
             yield result
 
@@ -234,9 +240,7 @@ class LocalEngine:
                         if attempt < retries:
                             pending[executor.submit(_call_in_worker, function, tasks[index])] = (index, attempt + 1)
                             continue
-                        if on_failure is None:
-                            raise
-                        result = on_failure(tasks[index], error)
+                        result = _give_up(tasks[index], error, on_failure)
                     yield result
         except BaseException:
             # stop the workers first (shutdown forgets them): an interrupt must not wait for running tasks
@@ -387,7 +391,8 @@ class RayEngine:
                 while waiting and len(pending) < limit:
                     index = waiting.popleft()
                     pending[remote.remote(function, setup, context_ref, tasks[index])] = index
-                yield from self._collect(pending, tasks, on_failure, poll)
+                for result, _ in self._collect_with_refs(pending, tasks, on_failure, poll):
+                    yield result
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -423,12 +428,6 @@ class RayEngine:
                 ray.cancel(ref, force=True)
             for actor in actors:
                 ray.kill(actor)
-
-    def _collect(self, pending: dict[Any, int], tasks: Sequence[Any],
-                 on_failure: Callable[[Any, BaseException], Any] | None,
-                 poll: Callable[[], None] | None) -> Iterator[Any]:
-        for result, _ in self._collect_with_refs(pending, tasks, on_failure, poll):
-            yield result
 
     def _collect_with_refs(self, pending: dict[Any, int], tasks: Sequence[Any],
                            on_failure: Callable[[Any, BaseException], Any] | None,

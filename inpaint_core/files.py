@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 __all__ = [
+    "TEMPORARY_SUFFIX",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 PNG_COMPRESSION = 6  # level 9 is 4x slower for 25 % smaller files
+# the temporary files of :func:`atomic_write`: ``.<name>.<random>`` + this, beside the target
+TEMPORARY_SUFFIX = ".tmp"
 
 
 def _umask() -> int:
@@ -48,7 +51,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -80,7 +83,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return None
 
 
-def sha256_bytes(data: bytes) -> str:
+def sha256_bytes(data: bytes | np.ndarray) -> str:
+    """sha256 (hex) of ``data``: bytes, or a file's bytes as a contiguous uint8 array (``np.fromfile``)."""
     return hashlib.sha256(data).hexdigest()
 
 

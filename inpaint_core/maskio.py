@@ -14,8 +14,8 @@ from .conventions import binarize, check_mask, check_polarity
 from .files import PNG_COMPRESSION, atomic_write_bytes, encode_png, natural_key
 from .images import decode_image
 
-__all__ = ["MASK_EXTENSIONS", "encode_mask_png", "write_mask", "read_mask", "read_mask_values", "decode_mask_values",
-           "list_mask_files"]
+__all__ = ["MASK_EXTENSIONS", "encode_mask_png", "write_mask", "read_mask", "read_mask_values", "read_mask_file",
+           "decode_mask_values", "list_mask_files"]
 
 MASK_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
@@ -41,10 +41,20 @@ def read_mask_values(path: str | os.PathLike[str], *, max_pixels: int | None = N
             refused before decoding.
         ValueError: the file is missing or not a readable image.
     """
+    return read_mask_file(path, max_pixels=max_pixels)[0]
+
+
+def read_mask_file(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_mask_values` of the file and its bytes (uint8 array: for its sha256), from one read.
+
+    Raises:
+        PixelLimitError, ValueError: as :func:`read_mask_values`.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"mask file {str(path)!r} does not exist")
-    return decode_mask_values(np.fromfile(path, dtype=np.uint8), what=str(path), max_pixels=max_pixels)
+    data = np.fromfile(path, dtype=np.uint8)
+    return decode_mask_values(data, what=str(path), max_pixels=max_pixels), data
 
 
 def decode_mask_values(data: np.ndarray, *, what: str, max_pixels: int | None = None) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from inpaint_core.files import atomic_write
+from inpaint_core.files import TEMPORARY_SUFFIX, atomic_write
 from inpaint_core.nets.weights import load_torch_file
 
 from .network import ENCODER_KERNELS
@@ -38,7 +38,6 @@ CHECKPOINT_FORMAT = "pconv_baseline.checkpoint/2"
 WEIGHTS_FORMAT = "pconv_baseline.weights/1"
 WEIGHTS_NAME = "weights.pt"
 _STEP_FILE = re.compile(r"step_(\d+)\.pt")
-_TEMPORARY_SUFFIX = ".tmp"
 
 
 # ---------------------------------------------------------------------------------------------- RNG states
@@ -158,7 +157,7 @@ def remove_temporaries(folder: Path) -> None:
     """Delete temporary files a killed run left in ``folder`` (``.NAME.*.tmp``, and ``last.tmp`` of the first
     format)."""
     if folder.is_dir():
-        for path in [*folder.glob(f".*{_TEMPORARY_SUFFIX}"), folder / "last.tmp"]:
+        for path in [*folder.glob(f".*{TEMPORARY_SUFFIX}"), folder / "last.tmp"]:
             path.unlink(missing_ok=True)
 
 

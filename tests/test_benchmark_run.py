@@ -180,6 +180,19 @@ def test_interrupted_run_resumes(data: dict[str, Path], tmp_path: Path) -> None:
         assert (tmp_path / "flat" / "samples" / name).read_bytes() == (tmp_path / "whole" / "samples" / name).read_bytes()
 
 
+def test_a_portable_prepared_differs_only_in_absolute_paths(data: dict[str, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmark.runner import _portable
+
+    monkeypatch.chdir(data["masks"].parent)
+    prepared = prepare(RunSettings(masks=Path(data["masks"].name), images=Path(data["images"].name), per_cell=1))
+    portable = _portable(prepared)
+    assert portable.mask_protocol == prepared.mask_protocol and prepared.mask_protocol.endswith("@per-cell-1")
+    assert portable.export_record() == prepared.export_record()
+    assert portable.settings.masks == data["masks"].resolve() and portable.settings.images == data["images"].resolve()
+    assert portable.dataset.folder == data["masks"].resolve() and prepared.dataset.folder == Path(data["masks"].name)
+
+
 def test_leaderboard_merges_and_refuses(data: dict[str, Path], tmp_path: Path) -> None:
     for model in ("mean-fill", "opencv-telea"):
         assert _run(["run", "--model", model, *_common(data, tmp_path / "runs")]).exit_code == 0
